@@ -1,0 +1,98 @@
+/**
+ * Getting a GPUDevice, in Node and in the browser alike.
+ *
+ * The browser provides `navigator.gpu`; Node registers Dawn's `GPU` object through
+ * `setGpuProvider` (done by `@pfgmpp/tensor/node`), so this module imports nothing from Node.
+ */
+import { GpuError } from './errors.ts';
+import { Gpu } from './gpu.ts';
+
+type GpuProvider = () => GPU | Promise<GPU>;
+
+let provider: GpuProvider | undefined;
+let current: Promise<Gpu> | undefined;
+
+/** Registers where `getDevice()` finds the WebGPU entry point (Node's Dawn bindings). */
+export function setGpuProvider(p: GpuProvider): void {
+  provider = p;
+}
+
+/** Optional features used when the adapter has them. */
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+
+/** Limits raised to the adapter's maximum: big tensors need big storage bindings. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export interface DeviceOptions {
+  powerPreference?: GPUPowerPreference;
+}
+
+/**
+ * The shared `Gpu` (device + kernels + memory pool). The first call creates it; later calls
+ * return the same one until it is destroyed or lost.
+ */
+export function getDevice(options: DeviceOptions = {}): Promise<Gpu> {
+  current ??= createGpu(options).catch((e: unknown) => {
+    current = undefined;
+    throw e;
+  });
+  return current;
+}
+
+/** Forgets the shared Gpu (after `destroy()` or device loss) so the next getDevice() makes one. */
+export function resetDevice(): void {
+  current = undefined;
+  setActiveGpu(undefined);
+}
+
+async function createGpu(options: DeviceOptions): Promise<Gpu> {
+  const gpu = await findGpu();
+  const adapter = await gpu.requestAdapter({
+    powerPreference: options.powerPreference ?? 'high-performance',
+  });
+  if (!adapter) {
+    throw new GpuError(
+      'No WebGPU adapter. In Node, install a Vulkan driver (on Debian 12 run `bash scripts/ensure-webgpu.sh` ' +
+        'as root: it installs Mesa lavapipe from bookworm-backports); in a browser, enable WebGPU.',
+    );
+  }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const result = new Gpu(device, adapter.info);
+  setActiveGpu(result);
+  return result;
+}
+
+async function findGpu(): Promise<GPU> {
+  if (provider) return provider();
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  throw new GpuError(
+    'WebGPU is not available: in Node import "@pfgmpp/tensor/node" (it registers Dawn); ' +
+      'in a browser use one with WebGPU enabled (Chrome/Edge 113+, or chrome://flags/#enable-unsafe-webgpu).',
+  );
+}
+
+let active: Gpu | undefined;
+
+/** The Gpu that creation ops (zeros, randn, tensor) use when none is given. */
+export function activeGpu(): Gpu {
+  if (!active) {
+    throw new GpuError('no GPU device yet: `await getDevice()` before creating tensors');
+  }
+  return active;
+}
+
+/** Makes `gpu` the one creation ops use by default (getDevice does this). */
+export function setActiveGpu(gpu: Gpu | undefined): void {
+  active = gpu;
+}

@@ -1,0 +1,346 @@
+/**
+ * The runtime around one GPUDevice: pipelines, batched execution, memory, and loud errors.
+ *
+ * Ops enqueue dispatches into one open command encoder (one compute pass); the batch is
+ * submitted when a result is read, when `flush()` is called (end of a step), or when the
+ * batch's uniform area is full (the size threshold). Uniform parameters of all dispatches in a
+ * batch are staged in one CPU array and written with a single writeBuffer before the submit.
+ */
+import { GpuError, ShaderCompileError } from './errors.ts';
+import { type KernelSpec, shaderSource } from './kernels.ts';
+import { BufferPool, type PoolStats } from './pool.ts';
+
+/** Bytes reserved per dispatch in the uniform area (minUniformBufferOffsetAlignment). */
+const UNIFORM_SLOT = 256;
+/** Dispatches per batch before it is submitted regardless. */
+const MAX_BATCH_DISPATCHES = 1024;
+
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  /** Resolves when compilation info and the error scope were checked; rejects on failure. */
+  checked: Promise<void>;
+  failure?: Error;
+}
+
+export interface GpuCounters {
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+  pipelines: number;
+}
+
+export class Gpu {
+  readonly pool: BufferPool;
+  readonly counters: GpuCounters = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  private readonly pipelines = new Map<string, PipelineEntry>();
+  /** Pipelines whose compilation result nobody has awaited yet. */
+  private unchecked: PipelineEntry[] = [];
+  private readonly maxWorkgroupsPerDim: number;
+  private readonly uniformBuffer: GPUBuffer;
+  private readonly uniformStaging = new Uint8Array(UNIFORM_SLOT * MAX_BATCH_DISPATCHES);
+  private uniformUsed = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  /** Buffers referenced by the open batch: uploads into them must be ordered in the encoder. */
+  private usedInBatch = new Set<GPUBuffer>();
+  private readonly stagingToDestroy: GPUBuffer[] = [];
+  private readonly errors: string[] = [];
+  private lostReason: string | null = null;
+  private destroyed = false;
+  /** A tiny buffer bound where a kernel's optional input is absent. */
+  readonly dummy: GPUBuffer;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo,
+  ) {
+    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
+    this.uniformBuffer = device.createBuffer({
+      size: this.uniformStaging.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.errors.push(message);
+      console.error(`WebGPU error: ${message}`);
+    });
+    void device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+      if (!this.destroyed) console.error(`WebGPU device lost (${this.lostReason})`);
+    });
+  }
+
+  get features(): ReadonlySet<string> {
+    return this.device.features as unknown as ReadonlySet<string>;
+  }
+
+  /** The pipeline for a kernel and its override constants, created once and cached. */
+  private pipeline(spec: KernelSpec, constants: Record<string, number>): PipelineEntry {
+    const all: Record<string, number> = { WG: spec.workgroupSize, ...constants };
+    const key = `${spec.file}|${spec.entry}|${Object.entries(all)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}${spec.source === undefined ? '' : `|src:${spec.source}`}`;
+    const cached = this.pipelines.get(key);
+    if (cached) {
+      if (cached.failure) throw cached.failure;
+      return cached;
+    }
+    const device = this.device;
+    device.pushErrorScope('validation');
+    const code = shaderSource(spec);
+    const module = device.createShaderModule({ code, label: spec.file });
+    const layout = device.createBindGroupLayout({
+      label: `${spec.file}:${spec.entry}`,
+      entries: spec.bindings.map((kind, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: {
+          type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage',
+        },
+      })),
+    });
+    const pipeline = device.createComputePipeline({
+      label: `${spec.file}:${spec.entry}`,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: spec.entry, constants: all },
+    });
+    const scope = device.popErrorScope();
+    const entry: PipelineEntry = { pipeline, layout, checked: Promise.resolve() };
+    entry.checked = Promise.all([module.getCompilationInfo(), scope]).then(([info, error]) => {
+      const failure = compileFailure(spec, code, info, error);
+      if (failure) {
+        entry.failure = failure;
+        throw failure;
+      }
+    });
+    entry.checked.catch(() => {}); // reported by checkPipelines(), not as an unhandled rejection
+    this.counters.pipelines++;
+    this.pipelines.set(key, entry);
+    this.unchecked.push(entry);
+    return entry;
+  }
+
+  /**
+   * Enqueues one dispatch. `buffers` are the storage bindings in order; `uniform` fills the
+   * uniform binding (at most 256 bytes). More than 65,535 workgroups fold into x * y.
+   */
+  dispatch(
+    spec: KernelSpec,
+    constants: Record<string, number>,
+    buffers: readonly GPUBuffer[],
+    uniform: ArrayBufferView | null,
+    workgroups: number,
+  ): void {
+    this.assertUsable();
+    if (workgroups <= 0) return;
+    const entry = this.pipeline(spec, constants);
+    if (this.uniformUsed + UNIFORM_SLOT > this.uniformStaging.byteLength) this.flush();
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (uniform) {
+      if (uniform.byteLength > UNIFORM_SLOT) throw new Error('uniform block over 256 bytes');
+      const offset = this.uniformUsed;
+      this.uniformStaging.set(
+        new Uint8Array(uniform.buffer, uniform.byteOffset, uniform.byteLength),
+        offset,
+      );
+      this.uniformUsed += UNIFORM_SLOT;
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: this.uniformBuffer, offset, size: UNIFORM_SLOT },
+      });
+    }
+    for (const b of buffers) this.usedInBatch.add(b);
+    const bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
+    const pass = this.computePass();
+    pass.setPipeline(entry.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y] = foldWorkgroups(workgroups, this.maxWorkgroupsPerDim);
+    pass.dispatchWorkgroups(x, y);
+    this.counters.dispatches++;
+  }
+
+  /** Writes `data` into `buffer` at `byteOffset`, ordered after the work already enqueued. */
+  upload(buffer: GPUBuffer, data: ArrayBufferView<ArrayBuffer>, byteOffset = 0): void {
+    this.assertUsable();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.usedInBatch.has(buffer)) {
+      this.device.queue.writeBuffer(buffer, byteOffset, bytes);
+      return;
+    }
+    // The open batch still reads or writes this buffer: a queue write would land before it.
+    const size = Math.ceil(bytes.byteLength / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(staging.getMappedRange()).set(bytes);
+    staging.unmap();
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(staging, 0, buffer, byteOffset, size);
+    this.stagingToDestroy.push(staging);
+  }
+
+  /** Enqueues a buffer-to-buffer copy (sizes and offsets in bytes, multiples of 4). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.assertUsable();
+    if (size === 0) return;
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.usedInBatch.add(src);
+    this.usedInBatch.add(dst);
+  }
+
+  /** Submits the open batch (no waiting). */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(
+        this.uniformBuffer,
+        0,
+        this.uniformStaging,
+        0,
+        this.uniformUsed,
+      );
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.usedInBatch = new Set();
+    for (const b of this.stagingToDestroy.splice(0)) b.destroy();
+  }
+
+  /** Submits and waits until the GPU has finished; throws any error the work raised. */
+  async sync(): Promise<void> {
+    await this.checkPipelines();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Reads `byteLength` bytes of `buffer`: submits the batch, waits, and maps a staging copy. */
+  async read(buffer: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    await this.checkPipelines();
+    this.assertUsable();
+    const size = Math.max(4, Math.ceil(byteLength / 4) * 4);
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      staging.destroy();
+      this.throwIfFailed();
+      throw new GpuError(`reading a buffer back failed: ${String(e)}`);
+    }
+    const out = staging.getMappedRange().slice(0, byteLength);
+    staging.destroy();
+    this.throwIfFailed();
+    return out;
+  }
+
+  /** Waits for every pipeline created so far to be checked; throws the first failure. */
+  async checkPipelines(): Promise<void> {
+    const pending = this.unchecked;
+    this.unchecked = [];
+    const results = await Promise.allSettled(pending.map((e) => e.checked));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.discardBatch();
+      throw failed.reason;
+    }
+  }
+
+  /** Destroys the device and every pooled buffer. */
+  destroy(): void {
+    this.destroyed = true;
+    this.discardBatch();
+    this.pool.trim();
+    this.device.destroy();
+  }
+
+  memory(): PoolStats {
+    return this.pool.snapshot();
+  }
+
+  private discardBatch(): void {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder = null; // dropped unsubmitted: it may reference an invalid pipeline
+    this.uniformUsed = 0;
+    this.usedInBatch = new Set();
+  }
+
+  private throwIfFailed(): void {
+    if (this.lostReason) throw new GpuError(`WebGPU device lost (${this.lostReason})`);
+    if (this.errors.length > 0) {
+      const list = this.errors.splice(0);
+      throw new GpuError(`WebGPU reported ${list.length} error(s):\n${list.join('\n')}`);
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.lostReason) throw new GpuError(`WebGPU device lost (${this.lostReason})`);
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.pass ??= this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+/** Splits a workgroup count into (x, y) with both at most `maxPerDim`; x * y >= count. */
+export function foldWorkgroups(count: number, maxPerDim: number): [number, number] {
+  if (count <= maxPerDim) return [count, 1];
+  const y = Math.ceil(count / maxPerDim);
+  if (y > maxPerDim) throw new RangeError(`dispatch of ${count} workgroups is too large`);
+  return [Math.ceil(count / y), y];
+}
+
+function compileFailure(
+  spec: KernelSpec,
+  code: string,
+  info: GPUCompilationInfo,
+  scopeError: GPUError | null,
+): Error | null {
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    const lines = code.split('\n');
+    const text = errors
+      .map((m) => {
+        const src = lines[m.lineNum - 1]?.trim() ?? '';
+        return `shaders/${spec.file}:${m.lineNum}:${m.linePos}: error: ${m.message}\n    ${src}`;
+      })
+      .join('\n');
+    return new ShaderCompileError(`WGSL compilation failed in ${spec.file}:\n${text}`);
+  }
+  if (scopeError) {
+    return new GpuError(
+      `creating the pipeline ${spec.file}:${spec.entry} failed: ${scopeError.message}`,
+    );
+  }
+  return null;
+}

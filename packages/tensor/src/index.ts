@@ -1,0 +1,24 @@
+/**
+ * @pfgmpp/tensor: WebGPU tensors with reverse-mode autograd. Browser-safe; in Node import
+ * `@pfgmpp/tensor/node` first (it registers Dawn and re-exports everything here).
+ */
+import './methods.ts';
+
+export { getDevice, resetDevice, setGpuProvider, activeGpu, type DeviceOptions } from './device.ts';
+export { Gpu, foldWorkgroups, type GpuCounters } from './gpu.ts';
+export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
+export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';
+export { bucketSize, type PoolStats } from './pool.ts';
+export { Tensor, type Shape, sizeOf } from './tensor.ts';
+export { scope, scopeAsync, keep } from './scope.ts';
+export {
+  noGrad,
+  isGradEnabled,
+  clearTape,
+  tapeLength,
+  needsGrad,
+  record,
+  save,
+} from './autograd.ts';
+export * from './ops/index.ts';
+export { OP_TABLE, type OpRow } from './registry.ts';

@@ -1,0 +1,7 @@
+export * from './create.ts';
+export * from './elementwise.ts';
+export * from './grad.ts';
+export * from './layout.ts';
+export * from './matmul.ts';
+export * from './random.ts';
+export * from './reduce.ts';

@@ -1,0 +1,152 @@
+/**
+ * Batched matmul with either operand transposed (matmul.wgsl).
+ *
+ * The kernel computes C = At^T B from At [batch, K, M] and B [batch, K, N] with M and N
+ * multiples of 8. Operands already in that layout are used in place; others are copied once
+ * (transposed and/or padded) by the strided-copy kernel: O(MK + KN) work next to O(MNK).
+ * Batch axes broadcast as NumPy's matmul does.
+ */
+import { needsGrad, record, save } from '../autograd.ts';
+import { TensorError } from '../errors.ts';
+import { K } from '../kernels.ts';
+import { Tensor } from '../tensor.ts';
+import { stridedCopy } from './layout.ts';
+import { sumTo } from './reduce.ts';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  gpuOf,
+  shapeStr,
+  stridesOf,
+  uniformBlock,
+} from './util.ts';
+
+const TILE = 8;
+const roundUp = (v: number) => Math.ceil(v / TILE) * TILE;
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * Brings an operand [..., r, c] into the kernel layout [batch, K, P] (P = padded M or N).
+ * `kMajor` says the stored operand already has K as its second-to-last axis.
+ */
+function toKernelLayout(
+  x: Tensor,
+  batch: readonly number[],
+  kMajor: boolean,
+  k: number,
+  p: number,
+  pPadded: number,
+): { t: Tensor; batchStride: number; owned: boolean } {
+  const xBatch = x.shape.slice(0, -2);
+  const nBatch = xBatch.reduce((q, d) => q * d, 1);
+  const fullBatch = batch.reduce((q, d) => q * d, 1);
+  const plainBatch = nBatch === fullBatch || nBatch === 1;
+  if (kMajor && p === pPadded && plainBatch) {
+    return { t: x, batchStride: nBatch === 1 && fullBatch > 1 ? 0 : k * p, owned: false };
+  }
+  // Copy into [fullBatch or 1, K, pPadded]; padded columns are never read back into results.
+  const outBatch = nBatch === 1 ? 1 : fullBatch;
+  const t = Tensor.empty(x.gpu, [outBatch, k, pPadded]);
+  const batchStrides =
+    nBatch === 1 ? batch.map(() => 0) : broadcastStrides(xBatch, batch).map((s) => s * k * p);
+  const boxBatch = nBatch === 1 ? [] : [...batch];
+  const rowStride = x.shape[x.rank - 1] as number;
+  // Source strides for (k, p) index: kMajor -> x[k, p]; else x[p, k].
+  const srcKP = kMajor ? [rowStride, 1] : [1, rowStride];
+  const box = [...boxBatch, k, p];
+  const dstStrides = [...stridesOf(boxBatch).map((s) => s * k * pPadded), pPadded, 1];
+  stridedCopy(x, t, box, [...(nBatch === 1 ? [] : batchStrides), ...srcKP], dstStrides);
+  return { t, batchStride: outBatch === 1 && fullBatch > 1 ? 0 : k * pPadded, owned: true };
+}
+
+function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  if (a.rank < 2 || b.rank < 2) {
+    throw new TensorError(
+      `matmul needs rank >= 2 operands, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`,
+    );
+  }
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const M = transA ? ac : ar;
+  const Kd = transA ? ar : ac;
+  const N = transB ? br : bc;
+  if ((transB ? bc : br) !== Kd) {
+    throw new TensorError(
+      `matmul: inner sizes differ: ${shapeStr(a.shape)}${transA ? '^T' : ''} @ ${shapeStr(b.shape)}${transB ? '^T' : ''}`,
+    );
+  }
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const nBatch = batch.reduce((q, d) => q * d, 1);
+  const gpu = gpuOf(a, b);
+  const Mp = roundUp(Math.max(M, 1));
+  const Np = roundUp(Math.max(N, 1));
+  const A = toKernelLayout(a, batch, transA, Kd, M, Mp);
+  const B = toKernelLayout(b, batch, !transB, Kd, N, Np);
+  const direct = Mp === M && Np === N;
+  const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, Mp, Np]);
+  const tilesM = Mp / TILE;
+  const tilesN = Np / TILE;
+  if (Kd === 0) {
+    gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
+  } else {
+    const params = uniformBlock([
+      Mp / 4,
+      Np / 4,
+      Kd,
+      tilesM,
+      tilesN,
+      nBatch,
+      A.batchStride / 4,
+      B.batchStride / 4,
+      (Mp * Np) / 4,
+      0,
+      0,
+      0,
+    ]);
+    gpu.dispatch(
+      K.matmul,
+      {},
+      [A.t.buffer, B.t.buffer, C.buffer],
+      params,
+      Math.ceil((nBatch * tilesM * tilesN) / K.matmul.workgroupSize),
+    );
+  }
+  if (A.owned) A.t.dispose();
+  if (B.owned) B.t.dispose();
+  if (direct) return C;
+  const out = Tensor.empty(gpu, [...batch, M, N]);
+  stridedCopy(C, out, [nBatch, M, N], [Mp * Np, Np, 1], [M * N, N, 1]);
+  C.dispose();
+  return out;
+}
+
+/** op(a) @ op(b) over the last two axes; leading axes broadcast. */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const c = matmulRaw(a, b, transA, transB);
+  if (needsGrad([a, b])) {
+    const as = save(a);
+    const bs = save(b);
+    record(
+      c,
+      [a, b],
+      (g) => {
+        // dA = g op(B)^T, dB = op(A)^T g, written back in each operand's stored layout.
+        const ga = transA
+          ? matmul(bs, g, { transA: transB, transB: true })
+          : matmul(g, bs, { transB: !transB });
+        const gb = transB
+          ? matmul(g, as, { transA: true, transB: transA })
+          : matmul(as, g, { transA: !transA });
+        return [sumTo(ga, as.shape), sumTo(gb, bs.shape)];
+      },
+      [as, bs],
+    );
+  }
+  return c;
+}

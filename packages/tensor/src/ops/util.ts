@@ -1,0 +1,69 @@
+/** Small helpers shared by the op implementations. */
+import { activeGpu } from '../device.ts';
+import { TensorError } from '../errors.ts';
+import type { Gpu } from '../gpu.ts';
+import { broadcastShapes as broadcastShapesRef, stridesOf } from '../reference/ndarray.ts';
+import type { Shape, Tensor } from '../tensor.ts';
+
+export const MAX_RANK = 8;
+
+export { stridesOf };
+
+/** The GPU of the inputs (all must share one) or the active one for creation ops. */
+export function gpuOf(...tensors: readonly Tensor[]): Gpu {
+  const first = tensors[0];
+  if (!first) return activeGpu();
+  const gpu = first.gpu;
+  for (const t of tensors) {
+    if (t.gpu !== gpu) throw new TensorError('tensors live on different GPU devices');
+  }
+  return gpu;
+}
+
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  try {
+    return broadcastShapesRef(a, b);
+  } catch (e) {
+    throw new TensorError((e as Error).message);
+  }
+}
+
+/** Element strides of `shape` read as if broadcast to `outShape` (0 on broadcast axes). */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const padded = [...Array<number>(outShape.length - shape.length).fill(1), ...shape];
+  return stridesOf(padded).map((s, d) => (padded[d] === 1 && outShape[d] !== 1 ? 0 : s));
+}
+
+/**
+ * Packs a uniform block: `words` are u32 (or f32 where given as {f: value}), then groups of
+ * eight u32 for shape/stride arrays (each WGSL array<vec4<u32>, 2>).
+ */
+export function uniformBlock(
+  words: readonly (number | { f: number })[],
+  arrays: readonly (readonly number[])[] = [],
+): Uint32Array {
+  const out = new Uint32Array(words.length + arrays.length * MAX_RANK);
+  const f32 = new Float32Array(out.buffer);
+  words.forEach((w, i) => {
+    if (typeof w === 'number') out[i] = w >>> 0;
+    else f32[i] = w.f;
+  });
+  arrays.forEach((arr, k) => {
+    if (arr.length > MAX_RANK)
+      throw new TensorError(`tensors of rank above ${MAX_RANK} are not supported`);
+    out.set(arr, words.length + k * MAX_RANK);
+  });
+  return out;
+}
+
+export function workgroupsFor(count: number, size = 64): number {
+  return Math.ceil(count / size);
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function shapeStr(s: Shape): string {
+  return `[${s.join(', ')}]`;
+}

@@ -1,0 +1,302 @@
+/**
+ * The op table: every public op once, with its kernel, CPU reference, backward rule, test
+ * domain and tolerance. Unary and binary rows come from the tables in ops/elementwise.ts, which
+ * the generated tests iterate; the other rows point at their hand-written test cases. A test
+ * fails when an exported op has no row here.
+ */
+import { BINARY, type Tolerance, UNARY } from './ops/elementwise.ts';
+
+export interface OpRow {
+  name: string;
+  kind:
+    | 'unary'
+    | 'binary'
+    | 'ternary'
+    | 'reduce'
+    | 'composite'
+    | 'matmul'
+    | 'layout'
+    | 'random'
+    | 'create';
+  /** WGSL file and entry (with override constants), or the ops a composite is built from. */
+  kernel: string;
+  /** CPU reference in src/reference/. */
+  reference: string;
+  /** How the gradient is computed ('none' for non-differentiable ops). */
+  backward: string;
+  /** Values the tests draw inputs from. */
+  domain: string;
+  tol: Tolerance;
+}
+
+const unaryRows: OpRow[] = Object.entries(UNARY).map(([name, row]) => ({
+  name,
+  kind: 'unary',
+  kernel: `unary.wgsl:main OP=${row.code}`,
+  reference: `UNARY_REF.${name}`,
+  backward: row.grad ? `UNARY.${name}.grad (ops)` : 'none',
+  domain: `[${row.domain.join(', ')}]`,
+  tol: row.tol,
+}));
+
+const binaryRows: OpRow[] = Object.entries(BINARY).map(([name, row]) => ({
+  name,
+  kind: 'binary',
+  kernel: `binary.wgsl:main OP=${row.code}`,
+  reference: `BINARY_REF.${name}`,
+  backward: row.grad ? `BINARY.${name}.grad, then sumTo each operand's shape` : 'none',
+  domain: `a in [${row.domainA.join(', ')}], b in [${row.domainB.join(', ')}]`,
+  tol: row.tol,
+}));
+
+const EXACT = { atol: 0, rtol: 0 };
+// Sums in f32 over up to ~1e6 terms: rounding grows like sqrt(K) * eps relative to sum|x|.
+const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
+
+const otherRows: OpRow[] = [
+  {
+    name: 'where',
+    kind: 'ternary',
+    kernel: 'where.wgsl:main',
+    reference: 'whereRef',
+    backward: 'where(c, g, 0), where(c, 0, g), sumTo',
+    domain: 'cond in {0, 1, NaN}',
+    tol: EXACT,
+  },
+  {
+    name: 'full',
+    kind: 'create',
+    kernel: 'fill.wgsl:main',
+    reference: 'Float64Array.fill',
+    backward: 'none',
+    domain: 'any value incl. NaN/Inf',
+    tol: EXACT,
+  },
+  {
+    name: 'tensor',
+    kind: 'create',
+    kernel: 'queue.writeBuffer (no kernel)',
+    reference: 'identity',
+    backward: 'none',
+    domain: 'any f32',
+    tol: EXACT,
+  },
+  {
+    name: 'zeros',
+    kind: 'create',
+    kernel: 'fill.wgsl:main',
+    reference: 'zeros',
+    backward: 'none',
+    domain: '-',
+    tol: EXACT,
+  },
+  {
+    name: 'ones',
+    kind: 'create',
+    kernel: 'fill.wgsl:main',
+    reference: 'ones',
+    backward: 'none',
+    domain: '-',
+    tol: EXACT,
+  },
+  {
+    name: 'zerosLike',
+    kind: 'create',
+    kernel: 'fill.wgsl:main',
+    reference: 'zeros',
+    backward: 'none',
+    domain: '-',
+    tol: EXACT,
+  },
+  {
+    name: 'onesLike',
+    kind: 'create',
+    kernel: 'fill.wgsl:main',
+    reference: 'ones',
+    backward: 'none',
+    domain: '-',
+    tol: EXACT,
+  },
+  {
+    name: 'sum',
+    kind: 'reduce',
+    kernel: 'reduce.wgsl:main OP=0 (multi-pass)',
+    reference: 'reduceRef(sum)',
+    backward: 'broadcastTo(g)',
+    domain: '[-1, 1]',
+    tol: SUM_TOL,
+  },
+  {
+    name: 'mean',
+    kind: 'reduce',
+    kernel: 'reduce.wgsl:main OP=0, scaled',
+    reference: 'reduceRef(mean)',
+    backward: 'broadcastTo(g) / count',
+    domain: '[-1, 1]',
+    tol: SUM_TOL,
+  },
+  {
+    name: 'max',
+    kind: 'reduce',
+    kernel: 'reduce.wgsl:main OP=1',
+    reference: 'reduceRef(max)',
+    backward: 'g * (x == max) / ties',
+    domain: '[-1, 1], NaN',
+    tol: EXACT,
+  },
+  {
+    name: 'min',
+    kind: 'reduce',
+    kernel: 'reduce.wgsl:main OP=2',
+    reference: 'reduceRef(min)',
+    backward: 'g * (x == min) / ties',
+    domain: '[-1, 1], NaN',
+    tol: EXACT,
+  },
+  {
+    name: 'variance',
+    kind: 'composite',
+    kernel: 'mean, sub, square, sum',
+    reference: 'two-pass float64',
+    backward: 'from primitives',
+    domain: '[-1, 1]',
+    tol: SUM_TOL,
+  },
+  {
+    name: 'softmax',
+    kind: 'composite',
+    kernel: 'max (no grad), sub, exp, sum, div',
+    reference: 'float64 softmax',
+    backward: 'from primitives',
+    domain: '[-30, 30]',
+    tol: { atol: 1e-6, rtol: 1e-5 },
+  },
+  {
+    name: 'logsumexp',
+    kind: 'composite',
+    kernel: 'max (no grad), sub, exp, sum, log, add',
+    reference: 'float64 logsumexp',
+    backward: 'from primitives',
+    domain: '[-30, 30]',
+    tol: { atol: 1e-5, rtol: 1e-6 },
+  },
+  {
+    name: 'sumTo',
+    kind: 'composite',
+    kernel: 'sum over broadcast axes',
+    reference: 'sumToRef',
+    backward: 'from primitives',
+    domain: '[-1, 1]',
+    tol: SUM_TOL,
+  },
+  {
+    name: 'matmul',
+    kind: 'matmul',
+    kernel: 'matmul.wgsl:main (8x8 register tiles) + copy.wgsl for layout',
+    reference: 'matmulRef',
+    backward: 'dA = g op(B)^T, dB = op(A)^T g, sumTo batch',
+    domain: '[-1, 1]',
+    tol: { atol: 1e-5, rtol: 1e-5 },
+  },
+  {
+    name: 'reshape',
+    kind: 'layout',
+    kernel: 'none (view)',
+    reference: 'identity',
+    backward: 'reshape g',
+    domain: '-',
+    tol: EXACT,
+  },
+  {
+    name: 'permute',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main',
+    reference: 'permuteRef',
+    backward: 'permute(g, inverse)',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'transpose',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main (permute)',
+    reference: 'permuteRef',
+    backward: 'transpose g',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'slice',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main',
+    reference: 'sliceRef',
+    backward: 'pad g with zeros',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'concat',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main per input',
+    reference: 'concatRef',
+    backward: 'slices of g',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'pad',
+    kind: 'layout',
+    kernel: 'fill.wgsl + copy.wgsl',
+    reference: 'padRef',
+    backward: 'slice of g',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'broadcastTo',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main (stride 0)',
+    reference: 'broadcastToRef',
+    backward: 'sumTo(g)',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'stridedCopy',
+    kind: 'layout',
+    kernel: 'copy.wgsl:main',
+    reference: 'layout refs',
+    backward: 'none (building block)',
+    domain: 'any',
+    tol: EXACT,
+  },
+  {
+    name: 'gather',
+    kind: 'layout',
+    kernel: 'gather.wgsl:gather_rows',
+    reference: 'gatherRowsRef',
+    backward: 'gather.wgsl:scatter_add_rows (scatterAddRowsRef)',
+    domain: 'integer indices, out of range -> NaN',
+    tol: EXACT,
+  },
+  {
+    name: 'rand',
+    kind: 'random',
+    kernel: 'random.wgsl:main NORMAL=0',
+    reference: 'randomRef (Philox 4x32-10)',
+    backward: 'none',
+    domain: 'seed, stream, offset',
+    tol: EXACT,
+  },
+  {
+    name: 'randn',
+    kind: 'random',
+    kernel: 'random.wgsl:main NORMAL=1',
+    reference: 'randomRef (Box-Muller)',
+    backward: 'none',
+    domain: 'seed, stream, offset',
+    tol: { atol: 2e-6, rtol: 2e-6 },
+  },
+];
+
+export const OP_TABLE: readonly OpRow[] = [...unaryRows, ...binaryRows, ...otherRows];

@@ -1,0 +1,83 @@
+// binary.wgsl: z = f(a, b) with NumPy broadcasting; comparisons give 1.0 / 0.0.
+//
+// Bindings: 0 a: array<f32> (read), 1 b: array<f32> (read), 2 z: array<f32> (read_write),
+//   3 p: Params (uniform).
+// Shapes: z is contiguous with shape p.shape (rank <= 8, row-major). a and b are read through
+//   element strides aligned to z's axes (stride 0 on broadcast axes). When BROADCAST is false
+//   all three have the same shape and are indexed directly.
+// Geometry: 1-D, folded into 2-D past 65,535 workgroups; invocations past n return.
+// Reference: packages/tensor/src/reference/elementwise.ts (BINARY_REF), same codes.
+
+override OP: u32 = 0u;
+override BROADCAST: bool = false;
+override WG: u32 = 64u;
+
+struct Params {
+  n: u32, rank: u32, _p0: u32, _p1: u32,
+  shape: array<vec4<u32>, 2>,
+  a_strides: array<vec4<u32>, 2>,
+  b_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> z: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+// A quiet NaN; a private variable because constant expressions may not produce NaN.
+var<private> nan_bits: u32 = 0x7fc00000u;
+
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+
+fn apply(u: f32, v: f32) -> f32 {
+  switch OP {
+    case 0u: { return u + v; }
+    case 1u: { return u - v; }
+    case 2u: { return u * v; }
+    case 3u: { return u / v; }
+    case 4u: { return pow_ff(u, v); }
+    // maximum/minimum propagate NaN, as PyTorch.
+    case 5u: { if (is_nan(u) || is_nan(v)) { return u + v; } return max(u, v); }
+    case 6u: { if (is_nan(u) || is_nan(v)) { return u + v; } return min(u, v); }
+    case 7u: { return select(0.0, 1.0, u == v); }
+    case 8u: { return select(0.0, 1.0, u != v || is_nan(u) || is_nan(v)); }
+    case 9u: { return select(0.0, 1.0, u < v); }
+    case 10u: { return select(0.0, 1.0, u <= v); }
+    case 11u: { return select(0.0, 1.0, u > v); }
+    case 12u: { return select(0.0, 1.0, u >= v); }
+    default: { return u; }
+  }
+}
+
+// u^v as C's powf: negative bases only for integer exponents, otherwise NaN.
+fn pow_ff(u: f32, v: f32) -> f32 {
+  if (v == 0.0) { return 1.0; }
+  let mag = exp2(v * log2(abs(u)));
+  if (u < 0.0) {
+    if (floor(v) != v) { return bitcast<f32>(nan_bits); }
+    return select(mag, -mag, (abs(v) % 2.0) == 1.0);
+  }
+  return mag;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  if (!BROADCAST) {
+    z[i] = apply(a[i], b[i]);
+    return;
+  }
+  var rest = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let size = p.shape[d / 4][d % 4];
+    let coord = rest % size;
+    rest = rest / size;
+    ia += coord * p.a_strides[d / 4][d % 4];
+    ib += coord * p.b_strides[d / 4][d % 4];
+  }
+  z[i] = apply(a[ia], b[ib]);
+}

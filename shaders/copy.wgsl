@@ -1,0 +1,40 @@
+// copy.wgsl: strided copy, the one kernel behind permute, slice, concat, pad and broadcastTo.
+//
+// Bindings: 0 src: array<f32> (read), 1 dst: array<f32> (read_write), 2 p: Params (uniform).
+// For every index idx of the box p.shape (rank <= 8, row-major order):
+//   dst[dst_offset + sum_d idx[d]*dst_strides[d]] = src[src_offset + sum_d idx[d]*src_strides[d]]
+// Strides are in elements; a stride of 0 repeats (broadcast). Elements of dst outside the box
+//   are left as they are (pad fills them first with fill.wgsl).
+// Geometry: 1-D over the box, folded into 2-D past 65,535 workgroups.
+// Reference: packages/tensor/src/reference/layout.ts (stridedCopyRef).
+
+override WG: u32 = 64u;
+
+struct Params {
+  n: u32, rank: u32, src_offset: u32, dst_offset: u32,
+  shape: array<vec4<u32>, 2>,
+  src_strides: array<vec4<u32>, 2>,
+  dst_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  var rest = i;
+  var is = p.src_offset;
+  var id = p.dst_offset;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let size = p.shape[d / 4][d % 4];
+    let coord = rest % size;
+    rest = rest / size;
+    is += coord * p.src_strides[d / 4][d % 4];
+    id += coord * p.dst_strides[d / 4][d % 4];
+  }
+  dst[id] = src[is];
+}

@@ -1,0 +1,78 @@
+// random.wgsl: counter-based random numbers (Philox 4x32-10), uniform in (0, 1) or normal.
+//
+// The output is viewed as [rows, cols]. Row r draws from stream s_r (p.stream + r, or
+// streams[r] when p.explicit_streams is 1); element j of the row takes lane j % 4 of the Philox
+// block with counter (p.offset + j / 4, stream s_r) under key (seed_lo, seed_hi). So seed +
+// stream + offset fix every number, whatever the batch the row sits in, on any device.
+// uniform: u = ((x >> 8) + 0.5) * 2^-24, in (0, 1). normal: Box-Muller on lanes (0, 1) and
+// (2, 3): z = sqrt(-2 ln u0) * (cos, sin)(2 pi u1).
+// Bindings: 0 out: array<f32> (read_write), 1 streams: array<u32> (read), 2 p (uniform).
+// Geometry: one invocation per (row, block of 4), 1-D, folded into 2-D past 65,535 workgroups.
+// Reference: packages/tensor/src/reference/random.ts (philox4x32, randomRef).
+
+override NORMAL: bool = false;
+override WG: u32 = 64u;
+
+struct Params {
+  rows: u32, cols: u32, blocks: u32, explicit_streams: u32,
+  seed_lo: u32, seed_hi: u32, stream: u32, offset: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> streams: array<u32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+// High and low 32 bits of the 64-bit product a*b, from 16-bit halves (WGSL has no u64).
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+  let a_lo = a & 0xffffu;
+  let a_hi = a >> 16u;
+  let b_lo = b & 0xffffu;
+  let b_hi = b >> 16u;
+  let ll = a_lo * b_lo;
+  let lh = a_lo * b_hi;
+  let hl = a_hi * b_lo;
+  let hh = a_hi * b_hi;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+  let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+  return vec2<u32>(hi, a * b);
+}
+
+fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+  var c = counter;
+  var k = key;
+  for (var round = 0u; round < 10u; round++) {
+    let p0 = mulhilo(0xD2511F53u, c.x);
+    let p1 = mulhilo(0xCD9E8D57u, c.z);
+    c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+  }
+  return c;
+}
+
+fn to_unit(v: u32) -> f32 { return (f32(v >> 8u) + 0.5) * (1.0 / 16777216.0); }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (t >= p.rows * p.blocks) { return; }
+  let r = t / p.blocks;
+  let q = t % p.blocks;
+  let s = select(p.stream + r, streams[r], p.explicit_streams == 1u);
+  let x = philox(vec4<u32>(p.offset + q, 0u, s, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+  var v: vec4<f32>;
+  if (NORMAL) {
+    let r0 = sqrt(-2.0 * log(to_unit(x.x)));
+    let r1 = sqrt(-2.0 * log(to_unit(x.z)));
+    let th0 = 6.283185307179586 * to_unit(x.y);
+    let th1 = 6.283185307179586 * to_unit(x.w);
+    v = vec4<f32>(r0 * cos(th0), r0 * sin(th0), r1 * cos(th1), r1 * sin(th1));
+  } else {
+    v = vec4<f32>(to_unit(x.x), to_unit(x.y), to_unit(x.z), to_unit(x.w));
+  }
+  let j0 = q * 4u;
+  let base = r * p.cols + j0;
+  for (var l = 0u; l < 4u; l++) {
+    if (j0 + l < p.cols) { out[base + l] = v[l]; }
+  }
+}
