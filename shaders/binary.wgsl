@@ -54,7 +54,7 @@ fn pow_ff(u: f32, v: f32) -> f32 {
   if (v == 0.0) { return 1.0; }
   let mag = exp2(v * log2(abs(u)));
   if (u < 0.0) {
-    if (floor(v) != v) { return bitcast<f32>(nan_bits); }
+    if (floor(v) != v) { return select(bitcast<f32>(nan_bits), mag, abs(u) > 3.4e38); }
     return select(mag, -mag, (abs(v) % 2.0) == 1.0);
   }
   return mag;

@@ -22,9 +22,14 @@ var<private> nan_bits: u32 = 0x7fc00000u;
 // NaN test on the bit pattern: comparisons with NaN may be folded away by a compiler.
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
-// erf, Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), odd extension.
+// erf: Taylor series below 0.5 (where 1 - poly*exp cancels in f32), Abramowitz & Stegun
+// 7.1.26 (|error| < 1.5e-7) above, odd extension.
 fn erf_f32(v: f32) -> f32 {
   let a = abs(v);
+  if (a < 0.5) {
+    let s = v * v;
+    return 1.1283791670955126 * v * (1.0 + s * (-1.0 / 3.0 + s * (0.1 + s * (-1.0 / 42.0 + s * (1.0 / 216.0 + s * (-1.0 / 1320.0 + s / 9360.0))))));
+  }
   let t = 1.0 / (1.0 + 0.3275911 * a);
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   let r = 1.0 - poly * exp(-a * a);
@@ -73,7 +78,8 @@ fn pow_scalar(v: f32, e: f32) -> f32 {
   if (e == 0.5) { return sqrt(v); }
   let mag = exp2(e * log2(abs(v)));
   if (v < 0.0) {
-    if (floor(e) != e) { return bitcast<f32>(nan_bits); }
+    // -inf to a non-integer power is +inf or +0 (C and JS agree); other negative bases: NaN.
+    if (floor(e) != e) { return select(bitcast<f32>(nan_bits), mag, abs(v) > 3.4e38); }
     let odd = (abs(e) % 2.0) == 1.0;
     return select(mag, -mag, odd);
   }

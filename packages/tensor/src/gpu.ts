@@ -80,7 +80,7 @@ export class Gpu {
   /** The pipeline for a kernel and its override constants, created once and cached. */
   private pipeline(spec: KernelSpec, constants: Record<string, number>): PipelineEntry {
     const all: Record<string, number> = { WG: spec.workgroupSize, ...constants };
-    const key = `${spec.file}|${spec.entry}|${Object.entries(all)
+    const key = `${spec.file}|${spec.entry}|${spec.bindings.join(',')}|${Object.entries(all)
       .map(([k, v]) => `${k}=${v}`)
       .join(',')}${spec.source === undefined ? '' : `|src:${spec.source}`}`;
     const cached = this.pipelines.get(key);

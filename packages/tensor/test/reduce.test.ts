@@ -1,0 +1,184 @@
+/** Reductions and their compositions against float64 references, with gradients. */
+import {
+  logsumexp,
+  max,
+  mean,
+  min,
+  scope,
+  softmax,
+  sum,
+  tensor,
+  variance,
+} from '@pfgmpp/tensor/node';
+import { type NDArray, nd, reduceRef } from '@pfgmpp/tensor/reference';
+import {
+  expectClose,
+  GPU_SKIP_REASON,
+  gpuGrads,
+  numericGrad,
+  testGpu,
+  uniformValues,
+} from '@pfgmpp/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
+const up = (x: NDArray) => tensor(f32(x.data), x.shape);
+const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
+
+const CASES: { shape: number[]; axes?: number[] }[] = [
+  { shape: [1] },
+  { shape: [1], axes: [0] },
+  { shape: [257] },
+  { shape: [3, 5, 7], axes: [1] },
+  { shape: [3, 5, 7], axes: [0, 2] },
+  { shape: [3, 5, 7], axes: [2] },
+  { shape: [3, 5, 7], axes: [0, 1] },
+  { shape: [2, 3, 4, 5], axes: [0, 2, 3] },
+  { shape: [4097, 3], axes: [0] },
+  { shape: [2, 1, 3], axes: [1] },
+];
+
+describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
+  beforeAll(async () => {
+    await testGpu();
+  });
+  for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
+    const op = { sum, mean, max, min }[kind];
+    it(`${kind} over any axes, keepDims both ways`, async () => {
+      for (const [k, c] of CASES.entries()) {
+        const n = c.shape.reduce((p, d) => p * d, 1);
+        const x = nd(c.shape, uniformValues(n, -1, 1, k));
+        for (const keep of [false, true]) {
+          const y = scope(() => op(up(x), c.axes, keep));
+          const ref = reduceRef(kind, x, c.axes, keep);
+          expect(y.shape).toEqual(ref.shape);
+          expectClose(
+            await y.read(),
+            f32(ref.data),
+            kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
+            `${kind} [${c.shape}] axes ${c.axes}`,
+          );
+          y.dispose();
+        }
+      }
+    });
+  }
+  it('sums a million values accurately (multi-pass) and propagates NaN in max/min', async () => {
+    const n = 1_000_003;
+    const x = nd([n], uniformValues(n, 0, 1, 42));
+    const ref = reduceRef('sum', x).data[0]!;
+    const got = await scope(() => sum(up(x))).item();
+    expect(Math.abs(got - ref) / ref).toBeLessThan(1e-6);
+    const withNan = f32(uniformValues(1000, -1, 1, 1));
+    withNan[517] = Number.NaN;
+    expect(await scope(() => max(tensor(withNan))).item()).toBeNaN();
+    expect(await scope(() => min(tensor(withNan))).item()).toBeNaN();
+    expect(await scope(() => sum(tensor([1, Number.POSITIVE_INFINITY, 2]))).item()).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+  });
+  it('rejects bad axes with a message', () => {
+    expect(() => sum(tensor([1, 2]), 3)).toThrow(/axis 3 is out of range/);
+  });
+  it('gradients of sum/mean/max over axes match finite differences', async () => {
+    const x = nd([3, 4, 5], uniformValues(60, -1, 1, 9));
+    for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
+      const op = { sum, mean, max, min }[kind];
+      for (const axes of [[1], [0, 2]]) {
+        const outN = reduceRef(kind, x, axes).data.length;
+        const G = uniformValues(outN, -1, 1, 3);
+        const [fd] = numericGrad((xs) => reduceRef(kind, xs[0]!, axes), [x], G);
+        const [g] = await gpuGrads((t) => op(t[0]!, axes), [x], G);
+        expectClose(g!, fd!, { atol: 1e-5, rtol: 1e-4 }, `${kind} grad axes ${axes}`);
+      }
+    }
+  });
+  it('max gradient is shared evenly between ties', async () => {
+    const [g] = await gpuGrads((t) => max(t[0]!), [nd([4], [1, 3, 3, 2])], Float64Array.from([1]));
+    expect(Array.from(g!)).toEqual([0, 0.5, 0.5, 0]);
+  });
+});
+
+function varianceRef(x: NDArray, axis: number, correction: number): NDArray {
+  const m = reduceRef('mean', x, [axis], true);
+  const [outer, k, inner] = [
+    x.shape.slice(0, axis).reduce((p, d) => p * d, 1),
+    x.shape[axis]!,
+    x.shape.slice(axis + 1).reduce((p, d) => p * d, 1),
+  ];
+  const out = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let s = 0;
+      for (let j = 0; j < k; j++)
+        s += (x.data[(o * k + j) * inner + i]! - m.data[o * inner + i]!) ** 2;
+      out[o * inner + i] = s / (k - correction);
+    }
+  return { shape: x.shape.filter((_, d) => d !== axis), data: out };
+}
+
+function softmaxRef(x: NDArray): NDArray {
+  const w = x.shape[x.shape.length - 1]!;
+  const out = new Float64Array(x.data.length);
+  for (let r = 0; r < x.data.length / w; r++) {
+    const row = x.data.subarray(r * w, (r + 1) * w);
+    const m = Math.max(...row);
+    const e = Array.from(row, (v) => Math.exp(v - m));
+    const s = e.reduce((p, v) => p + v, 0);
+    e.forEach((v, j) => {
+      out[r * w + j] = v / s;
+    });
+  }
+  return { shape: x.shape, data: out };
+}
+
+function logsumexpRef(x: NDArray): NDArray {
+  const w = x.shape[x.shape.length - 1]!;
+  const out = new Float64Array(x.data.length / w);
+  for (let r = 0; r < out.length; r++) {
+    const row = x.data.subarray(r * w, (r + 1) * w);
+    const m = Math.max(...row);
+    out[r] = m + Math.log(row.reduce((p, v) => p + Math.exp(v - m), 0));
+  }
+  return { shape: x.shape.slice(0, -1), data: out };
+}
+
+describe.skipIf(GPU_SKIP_REASON)('composites', () => {
+  beforeAll(async () => {
+    await testGpu();
+  });
+  it('variance (unbiased and population) and its gradient', async () => {
+    const x = nd([4, 9, 3], uniformValues(108, -2, 2, 5));
+    for (const correction of [0, 1]) {
+      const y = scope(() => variance(up(x), 1, false, correction));
+      expectClose(
+        await y.read(),
+        f32(varianceRef(x, 1, correction).data),
+        { atol: 1e-6, rtol: 1e-5 },
+        `var c=${correction}`,
+      );
+      y.dispose();
+    }
+    const G = uniformValues(12, -1, 1, 6);
+    const [fd] = numericGrad((xs) => varianceRef(xs[0]!, 1, 1), [x], G);
+    const [g] = await gpuGrads((t) => variance(t[0]!, 1), [x], G);
+    expectClose(g!, fd!, { atol: 1e-5, rtol: 1e-4 }, 'var grad');
+  });
+  it('softmax and logsumexp on rows with large values, and their gradients', async () => {
+    const x = nd([5, 13], uniformValues(65, -30, 30, 11));
+    const s = scope(() => softmax(up(x)));
+    expectClose(await s.read(), f32(softmaxRef(x).data), { atol: 1e-6, rtol: 1e-5 }, 'softmax');
+    const l = scope(() => logsumexp(up(x)));
+    expect(l.shape).toEqual([5]);
+    expectClose(await l.read(), f32(logsumexpRef(x).data), { atol: 1e-5, rtol: 1e-6 }, 'logsumexp');
+    const xs = nd([3, 7], uniformValues(21, -3, 3, 12));
+    const G = uniformValues(21, -1, 1, 13);
+    const [fd] = numericGrad((a) => softmaxRef(a[0]!), [xs], G);
+    const [g] = await gpuGrads((t) => softmax(t[0]!), [xs], G);
+    expectClose(g!, fd!, { atol: 1e-5, rtol: 1e-4 }, 'softmax grad');
+    const G2 = uniformValues(3, -1, 1, 14);
+    const [fd2] = numericGrad((a) => logsumexpRef(a[0]!), [xs], G2);
+    const [g2] = await gpuGrads((t) => logsumexp(t[0]!), [xs], G2);
+    expectClose(g2!, fd2!, { atol: 1e-5, rtol: 1e-4 }, 'logsumexp grad');
+  });
+});

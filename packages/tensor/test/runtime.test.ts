@@ -1,0 +1,215 @@
+/**
+ * The runtime: huge dispatches fold into 2-D, shader errors name file and line, memory stays
+ * flat in a training-like loop, scopes free what they should, batches are not submitted per op.
+ */
+import * as T from '@pfgmpp/tensor/node';
+import {
+  bucketSize,
+  foldWorkgroups,
+  type Gpu,
+  OP_TABLE,
+  scope,
+  ShaderCompileError,
+  tensor,
+} from '@pfgmpp/tensor/node';
+import { GPU_SKIP_REASON, testGpu } from '@pfgmpp/test-utils';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+describe('pure helpers', () => {
+  it('folds workgroup counts above the per-dimension limit', () => {
+    expect(foldWorkgroups(10, 65535)).toEqual([10, 1]);
+    const [x, y] = foldWorkgroups(70_000, 65535);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(70_000);
+    expect(() => foldWorkgroups(65535 * 65535 + 1, 65535)).toThrow(/too large/);
+  });
+  it('buckets sizes with at most 25% waste', () => {
+    for (const n of [1, 255, 256, 257, 1000, 4096, 5000, 123457, 2 ** 27 + 1]) {
+      const b = bucketSize(n);
+      expect(b).toBeGreaterThanOrEqual(n);
+      expect(b).toBeLessThanOrEqual(Math.max(256, n * 1.25));
+    }
+  });
+  it('every public op has a row in the op table', () => {
+    const rows = new Set(OP_TABLE.map((r) => r.name));
+    const notOps = new Set([
+      'getDevice',
+      'resetDevice',
+      'setGpuProvider',
+      'activeGpu',
+      'Gpu',
+      'foldWorkgroups',
+      'GpuError',
+      'ShaderCompileError',
+      'TensorError',
+      'kernel',
+      'KERNELS',
+      'bucketSize',
+      'Tensor',
+      'sizeOf',
+      'scope',
+      'scopeAsync',
+      'keep',
+      'noGrad',
+      'isGradEnabled',
+      'clearTape',
+      'tapeLength',
+      'needsGrad',
+      'record',
+      'save',
+      'OP_TABLE',
+      'UNARY',
+      'BINARY',
+      'backward',
+      'unary',
+      'binary',
+    ]);
+    const missing = Object.keys(T).filter((k) => !notOps.has(k) && !rows.has(k));
+    expect(missing).toEqual([]);
+    for (const r of OP_TABLE) {
+      expect(r.kernel.length).toBeGreaterThan(0);
+      expect(r.reference.length).toBeGreaterThan(0);
+      expect(r.backward.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await testGpu();
+  });
+
+  it('runs a dispatch of more than 65,535 workgroups (folded into 2-D)', async () => {
+    const n = 64 * 70_001 + 3; // 70,002 workgroups of 64
+    const x = T.full([n], 1.5);
+    const y = T.affine(x, 2, -1);
+    const values = await y.read();
+    expect(values.length).toBe(n);
+    expect(values[0]).toBe(2);
+    expect(values[n - 1]).toBe(2);
+    expect(values.every((v) => v === 2)).toBe(true);
+    const s = await scope(() => T.sum(y)).item();
+    expect(s).toBe(2 * n);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('reports a WGSL syntax error with the file and line, and keeps working afterwards', async () => {
+    const bad = {
+      file: 'planted.wgsl',
+      entry: 'main',
+      bindings: ['write'] as const,
+      workgroupSize: 64,
+      source:
+        '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n\n@compute @workgroup_size(64)\nfn main() {\n  y[0] = 1.0 +;\n}\n',
+    };
+    const out = T.full([4], 7);
+    gpu.dispatch(bad, {}, [out.buffer], null, 1);
+    const err = await out.read().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ShaderCompileError);
+    expect(String(err)).toMatch(/shaders\/planted\.wgsl:5:\d+: error/);
+    // The same kernel used again fails at once; other work is unaffected.
+    expect(() => gpu.dispatch(bad, {}, [out.buffer], null, 1)).toThrow(ShaderCompileError);
+    const ok = T.affine(T.full([4], 1), 1, 1);
+    expect(Array.from(await ok.read())).toEqual([2, 2, 2, 2]);
+  });
+
+  it('a kernel with bindings that disagree with its descriptor fails loudly, not with stale data', async () => {
+    const spec = { ...T.KERNELS.fill, bindings: ['read', 'uniform'] as const };
+    const y = T.full([4], 3);
+    const before = await y.read();
+    let error: unknown = null;
+    try {
+      gpu.dispatch(spec, {}, [y.buffer], new Uint32Array([4, 0, 0, 0]), 1);
+      await y.read();
+    } catch (e) {
+      error = e;
+    }
+    expect(String(error)).toMatch(/fill\.wgsl/);
+    expect(Array.from(before)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('keeps pool memory flat over 200 forward+backward iterations', async () => {
+    const w = T.tensor(new Float32Array(64 * 32).fill(0.01), [64, 32]).requireGrad();
+    const b = T.zeros([32]).requireGrad();
+    const x = T.randn([16, 64], { seed: 1 });
+    const readings: number[] = [];
+    const createdCounts: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      scope(() => {
+        const h = T.silu(T.add(T.matmul(x, w), b));
+        const loss = T.mean(T.square(T.softmax(h, -1)));
+        T.backward(loss);
+        // SGD step without recording.
+        T.noGrad(() => {
+          const nw = T.sub(w, T.mul(w.grad!, 0.1));
+          gpu.copy(nw.buffer, 0, w.buffer, 0, w.size * 4);
+        });
+        w.grad!.dispose();
+        w.grad = null;
+        b.grad!.dispose();
+        b.grad = null;
+      });
+      if (i % 20 === 19) {
+        await gpu.sync();
+        readings.push(gpu.memory().bytesInUse);
+        createdCounts.push(gpu.memory().created);
+      }
+    }
+    expect(T.tapeLength()).toBe(0);
+    expect(new Set(readings).size).toBe(1);
+    // After the first iterations every buffer comes from the pool: none are created.
+    expect(new Set(createdCounts).size).toBe(1);
+    for (const t of [w, b, x]) t.dispose();
+  });
+
+  it('scope frees everything except what is returned; dispose is idempotent; use after dispose throws', async () => {
+    const before = gpu.memory().bytesInUse;
+    const kept = scope(() => {
+      const a = T.full([1000], 1);
+      const b = T.full([1000], 2);
+      return { sum: T.add(a, b), list: [T.mul(a, b)] };
+    });
+    expect(gpu.memory().bytesInUse).toBe(before + 2 * bucketSize(4000));
+    expect(Array.from((await kept.sum.read()).slice(0, 2))).toEqual([3, 3]);
+    kept.sum.dispose();
+    kept.sum.dispose();
+    kept.list[0]!.dispose();
+    expect(gpu.memory().bytesInUse).toBe(before);
+    expect(() => T.neg(kept.sum)).toThrow(/after dispose/);
+  });
+
+  it('batches dispatches: many ops, one submit at read-back', async () => {
+    await gpu.sync();
+    const submits = gpu.counters.submits;
+    const y = scope(() => {
+      let t = T.full([100], 0);
+      for (let i = 0; i < 50; i++) t = T.affine(t, 1, 1);
+      return t;
+    });
+    expect(gpu.counters.submits).toBe(submits);
+    expect((await y.read())[99]).toBe(50);
+    expect(gpu.counters.submits).toBe(submits + 1);
+    y.dispose();
+  });
+
+  it('an upload into a buffer still used by queued work is ordered after that work', async () => {
+    const a = T.full([8], 1);
+    const b = T.affine(a, 1, 1); // queued: reads a
+    gpu.upload(a.buffer, new Float32Array(8).fill(100)); // must not overtake the queued read
+    const c = T.affine(a, 1, 1);
+    expect(Array.from(await b.read())).toEqual(new Array(8).fill(2));
+    expect(Array.from(await c.read())).toEqual(new Array(8).fill(101));
+    for (const t of [a, b, c]) t.dispose();
+  });
+
+  it('gives clear errors for bad shapes and values', () => {
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
+    expect(() => T.zeros([2, -1])).toThrow(/invalid shape/);
+    expect(() => T.backward(T.full([2], 1))).toThrow(/does not require gradients|pass gradOutput/);
+  });
+});

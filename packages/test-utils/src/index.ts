@@ -1,0 +1,4 @@
+export * from './close.ts';
+export * from './gpu.ts';
+export * from './gradcheck.ts';
+export * from './rng.ts';
