@@ -1,0 +1,110 @@
+/**
+ * Benchmarks: `npm run bench -- SUITE [--json] [--repeats N]`.
+ *
+ * Each case is measured for our kernels and for a peer on the same adapter in the same run,
+ * alternating ours/peer `repeats` times and keeping each side's best figure (least disturbed
+ * by other load). Prints a table; with --json the last line is one JSON object keyed by case:
+ * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
+ */
+import { getDevice } from '@pfgmpp/tensor/node';
+import { oursMatmulGflops } from './ours.ts';
+import { disposeTfjs, initTfjs, tfjsMatmulGflops } from './peers/tfjs.ts';
+
+interface CaseResult {
+  ours: number;
+  peer: number;
+  unit: string;
+  ratio: number;
+}
+
+interface BenchCase {
+  key: string;
+  label: string;
+  unit: string;
+  ours: () => Promise<number>;
+  peer: () => Promise<number>;
+}
+
+const HELP = `usage: npm run bench -- SUITE [--json] [--repeats N]
+
+suites:
+  kernels   matmul 1024^3 and batched attention-shaped matmul (16 x 256x64 @ 64x256), GFLOP/s,
+            against TensorFlow.js's WebGPU backend on the same adapter
+
+options:
+  --json        print one JSON object (case -> {ours, peer, unit, ratio}) as the last line
+  --repeats N   alternate ours/peer N times per case and keep the best of each (default 3)
+  --help        this text`;
+
+async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> {
+  const gpu = await getDevice();
+  const tf = await initTfjs();
+  const mm = { batch: 1, m: 1024, k: 1024, n: 1024, iters: 4, warmup: 2 };
+  const bmm = { batch: 16, m: 256, k: 64, n: 256, iters: 20, warmup: 3 };
+  return {
+    peerName: `TensorFlow.js ${tf.version} (${tf.backend})`,
+    cases: [
+      {
+        key: 'matmul_1024',
+        label: 'matmul 1024x1024x1024',
+        unit: 'GFLOP/s',
+        ours: () => oursMatmulGflops(gpu, mm),
+        peer: () => tfjsMatmulGflops(mm),
+      },
+      {
+        key: 'bmm_attention',
+        label: 'bmm 16 x (256x64 @ 64x256)',
+        unit: 'GFLOP/s',
+        ours: () => oursMatmulGflops(gpu, bmm),
+        peer: () => tfjsMatmulGflops(bmm),
+      },
+    ],
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+    console.log(HELP);
+    return argv.length === 0 ? 1 : 0;
+  }
+  const suite = argv.find((a) => !a.startsWith('-'));
+  const json = argv.includes('--json');
+  const ri = argv.indexOf('--repeats');
+  const repeats = ri >= 0 ? Number(argv[ri + 1]) : 3;
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    console.error('--repeats needs a positive integer');
+    return 2;
+  }
+  if (suite !== 'kernels') {
+    console.error(`unknown suite "${suite}"\n\n${HELP}`);
+    return 2;
+  }
+  const gpu = await getDevice();
+  const { cases, peerName } = await kernelCases();
+  console.log(
+    `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}; peer: ${peerName}; best of ${repeats}`,
+  );
+  const results: Record<string, CaseResult> = {};
+  const rows: string[][] = [['case', 'ours', 'peer', 'unit', 'ours/peer']];
+  for (const c of cases) {
+    let ours = 0;
+    let peer = 0;
+    for (let r = 0; r < repeats; r++) {
+      ours = Math.max(ours, await c.ours());
+      peer = Math.max(peer, await c.peer());
+    }
+    results[c.key] = { ours, peer, unit: c.unit, ratio: ours / peer };
+    rows.push([c.label, ours.toFixed(2), peer.toFixed(2), c.unit, `${(ours / peer).toFixed(2)}x`]);
+    process.stderr.write(`  ${c.label} done\n`);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows)
+    console.log(
+      r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  '),
+    );
+  await disposeTfjs();
+  if (json) console.log(JSON.stringify(results));
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
