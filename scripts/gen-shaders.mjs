@@ -1,13 +1,14 @@
-// Generates packages/tensor/src/generated/shaders.ts from the top-level shaders/*.wgsl files, so
+// Generates packages/tensor/src/generated/shaders.ts from the top-level shaders/ folder (lib/ included), so
 // Node, vitest and the browser bundle all load the one copy of each kernel. Writes only when
 // the content changed (keeps turbo and vite caches warm).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'shaders');
-const files = readdirSync(dir)
+const files = readdirSync(dir, { recursive: true })
+  .map((f) => String(f).replaceAll('\\', '/'))
   .filter((f) => f.endsWith('.wgsl'))
   .sort();
 const entries = files.map(

@@ -15,9 +15,11 @@ for (const f of files) {
   passed += r.numPassedTests ?? 0;
   failed += r.numFailedTests ?? 0;
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  // A test file that failed to load has no test results; count it so it is not lost.
+  // A file that failed outside its tests (import error, failing beforeAll: vitest then marks
+  // the tests skipped) has no failed test of its own; count the file so it is not lost.
   for (const suite of r.testResults ?? []) {
-    if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed++;
+    const tests = suite.assertionResults ?? [];
+    if (suite.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed++;
   }
 }
 if (files.length === 0) {

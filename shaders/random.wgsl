@@ -8,6 +8,7 @@
 // (2, 3): z = sqrt(-2 ln u0) * (cos, sin)(2 pi u1).
 // Bindings: 0 out: array<f32> (read_write), 1 streams: array<u32> (read), 2 p (uniform).
 // Geometry: one invocation per (row, block of 4), 1-D, folded into 2-D past 65,535 workgroups.
+// Uses lib/trig.wgsl (prepended by the descriptor).
 // Reference: packages/tensor/src/reference/random.ts (philox4x32, randomRef).
 
 override NORMAL: bool = false;
@@ -64,9 +65,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (NORMAL) {
     let r0 = sqrt(-2.0 * log(to_unit(x.x)));
     let r1 = sqrt(-2.0 * log(to_unit(x.z)));
-    let th0 = 6.283185307179586 * to_unit(x.y);
-    let th1 = 6.283185307179586 * to_unit(x.w);
-    v = vec4<f32>(r0 * cos(th0), r0 * sin(th0), r1 * cos(th1), r1 * sin(th1));
+    // Angles in turns through lib/trig.wgsl: the same values on every device to ~1e-7.
+    let sc0 = sincos_turns(to_unit(x.y));
+    let sc1 = sincos_turns(to_unit(x.w));
+    v = vec4<f32>(r0 * sc0.y, r0 * sc0.x, r1 * sc1.y, r1 * sc1.x);
   } else {
     v = vec4<f32>(to_unit(x.x), to_unit(x.y), to_unit(x.z), to_unit(x.w));
   }

@@ -5,6 +5,7 @@
 //   there are more than 65,535; the linear index is (wid.y * nwg.x + wid.x) * WG + lid and
 //   invocations past n return.
 // OP (override) selects f; alpha/beta are the scalar parameters of the parametric ops.
+// sin/cos use lib/trig.wgsl (prepended by the descriptor), accurate on every implementation.
 // Reference: packages/tensor/src/reference/elementwise.ts (UNARY_REF), same codes.
 
 override OP: u32 = 0u;
@@ -36,6 +37,11 @@ fn erf_f32(v: f32) -> f32 {
   return select(r, -r, v < 0.0);
 }
 
+// NaN for NaN and +-inf inputs (the polynomial path would return garbage for them).
+fn trig_guard(v: f32, r: f32) -> f32 {
+  return select(r, bitcast<f32>(nan_bits), (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u);
+}
+
 fn apply(v: f32) -> f32 {
   switch OP {
     case 0u: { return -v; }
@@ -46,8 +52,8 @@ fn apply(v: f32) -> f32 {
     case 5u: { return inverseSqrt(v); }
     case 6u: { return v * v; }
     case 7u: { return 1.0 / v; }
-    case 8u: { return sin(v); }
-    case 9u: { return cos(v); }
+    case 8u: { return trig_guard(v, sincos_radians(v).x); }
+    case 9u: { return trig_guard(v, sincos_radians(v).y); }
     // tanh via exp of a clamped argument: |v| > 15 is +-1 in f32 and avoids inf/inf.
     case 10u: { if (is_nan(v)) { return v; } let e = exp(-2.0 * clamp(abs(v), 0.0, 15.0)); return sign(v) * (1.0 - e) / (1.0 + e); }
     case 11u: { return 1.0 / (1.0 + exp(-v)); }

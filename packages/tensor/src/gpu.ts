@@ -7,7 +7,7 @@
  * batch are staged in one CPU array and written with a single writeBuffer before the submit.
  */
 import { GpuError, ShaderCompileError } from './errors.ts';
-import { type KernelSpec, shaderSource } from './kernels.ts';
+import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 
 /** Bytes reserved per dispatch in the uniform area (minUniformBufferOffsetAlignment). */
@@ -80,7 +80,9 @@ export class Gpu {
   /** The pipeline for a kernel and its override constants, created once and cached. */
   private pipeline(spec: KernelSpec, constants: Record<string, number>): PipelineEntry {
     const all: Record<string, number> = { WG: spec.workgroupSize, ...constants };
-    const key = `${spec.file}|${spec.entry}|${spec.bindings.join(',')}|${Object.entries(all)
+    const key = `${spec.file}|${(spec.libs ?? []).join('+')}|${spec.entry}|${spec.bindings.join(',')}|${Object.entries(
+      all,
+    )
       .map(([k, v]) => `${k}=${v}`)
       .join(',')}${spec.source === undefined ? '' : `|src:${spec.source}`}`;
     const cached = this.pipelines.get(key);
@@ -90,7 +92,7 @@ export class Gpu {
     }
     const device = this.device;
     device.pushErrorScope('validation');
-    const code = shaderSource(spec);
+    const { code, segments } = shaderSource(spec);
     const module = device.createShaderModule({ code, label: spec.file });
     const layout = device.createBindGroupLayout({
       label: `${spec.file}:${spec.entry}`,
@@ -110,7 +112,7 @@ export class Gpu {
     const scope = device.popErrorScope();
     const entry: PipelineEntry = { pipeline, layout, checked: Promise.resolve() };
     entry.checked = Promise.all([module.getCompilationInfo(), scope]).then(([info, error]) => {
-      const failure = compileFailure(spec, code, info, error);
+      const failure = compileFailure(spec, code, segments, info, error);
       if (failure) {
         entry.failure = failure;
         throw failure;
@@ -323,6 +325,7 @@ export function foldWorkgroups(count: number, maxPerDim: number): [number, numbe
 function compileFailure(
   spec: KernelSpec,
   code: string,
+  segments: readonly SourceSegment[],
   info: GPUCompilationInfo,
   scopeError: GPUError | null,
 ): Error | null {
@@ -332,7 +335,8 @@ function compileFailure(
     const text = errors
       .map((m) => {
         const src = lines[m.lineNum - 1]?.trim() ?? '';
-        return `shaders/${spec.file}:${m.lineNum}:${m.linePos}: error: ${m.message}\n    ${src}`;
+        const at = sourceLocation(segments, m.lineNum);
+        return `shaders/${at.file}:${at.line}:${m.linePos}: error: ${m.message}\n    ${src}`;
       })
       .join('\n');
     return new ShaderCompileError(`WGSL compilation failed in ${spec.file}:\n${text}`);

@@ -18,6 +18,15 @@ export interface KernelSpec {
   readonly workgroupSize: number;
   /** Source text; defaults to the shaders/ file. Tests pass their own to check error paths. */
   readonly source?: string;
+  /** Library files (e.g. 'lib/trig.wgsl') placed before the kernel's own source. */
+  readonly libs?: readonly string[];
+}
+
+/** One segment of a composed shader module: which file its lines come from. */
+export interface SourceSegment {
+  file: string;
+  firstLine: number;
+  lineCount: number;
 }
 
 export function kernel(
@@ -25,23 +34,52 @@ export function kernel(
   bindings: readonly BindingKind[],
   workgroupSize = 64,
   entry = 'main',
+  libs: readonly string[] = [],
 ): KernelSpec {
-  return { file, entry, bindings, workgroupSize };
+  return { file, entry, bindings, workgroupSize, libs };
 }
 
-export function shaderSource(spec: KernelSpec): string {
-  const text = spec.source ?? SHADER_SOURCES[spec.file];
+function fileText(file: string): string {
+  const text = SHADER_SOURCES[file];
   if (text === undefined) {
     throw new Error(
-      `no shader file ${spec.file} in shaders/ (regenerate with node scripts/gen-shaders.mjs)`,
+      `no shader file ${file} in shaders/ (regenerate with node scripts/gen-shaders.mjs)`,
     );
   }
   return text;
 }
 
+/** The module code (libraries first, then the kernel) and where each line came from. */
+export function shaderSource(spec: KernelSpec): { code: string; segments: SourceSegment[] } {
+  const parts = [
+    ...(spec.libs ?? []).map((file) => ({ file, text: fileText(file) })),
+    { file: spec.file, text: spec.source ?? fileText(spec.file) },
+  ];
+  const segments: SourceSegment[] = [];
+  let line = 1;
+  for (const p of parts) {
+    const lineCount = p.text.split('\n').length;
+    segments.push({ file: p.file, firstLine: line, lineCount });
+    line += lineCount;
+  }
+  return { code: parts.map((p) => p.text).join('\n'), segments };
+}
+
+/** Maps a line of a composed module back to its file and line. */
+export function sourceLocation(
+  segments: readonly SourceSegment[],
+  line: number,
+): { file: string; line: number } {
+  for (const s of segments) {
+    if (line >= s.firstLine && line < s.firstLine + s.lineCount)
+      return { file: s.file, line: line - s.firstLine + 1 };
+  }
+  return { file: segments[segments.length - 1]?.file ?? '?', line };
+}
+
 /** The kernels of the core ops. */
 export const K = {
-  unary: kernel('unary.wgsl', ['read', 'write', 'uniform']),
+  unary: kernel('unary.wgsl', ['read', 'write', 'uniform'], 64, 'main', ['lib/trig.wgsl']),
   binary: kernel('binary.wgsl', ['read', 'read', 'write', 'uniform']),
   where: kernel('where.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
   reduce: kernel('reduce.wgsl', ['read', 'write', 'uniform']),
@@ -54,6 +92,6 @@ export const K = {
     64,
     'scatter_add_rows',
   ),
-  matmul: kernel('matmul.wgsl', ['read', 'read', 'write', 'uniform'], 32),
-  random: kernel('random.wgsl', ['write', 'read', 'uniform']),
+  matmul: kernel('matmul.wgsl', ['read', 'read', 'write', 'uniform']),
+  random: kernel('random.wgsl', ['write', 'read', 'uniform'], 64, 'main', ['lib/trig.wgsl']),
 } as const;

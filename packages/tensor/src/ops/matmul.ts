@@ -89,7 +89,9 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const direct = Mp === M && Np === N;
   const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, Mp, Np]);
   const tilesM = Mp / TILE;
-  const tilesN = Np / TILE;
+  // Lanes per workgroup: enough for the columns (8 per invocation), 8..64.
+  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / TILE))));
+  const colGroups = Math.ceil(Np / TILE / lanes);
   if (Kd === 0) {
     gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
   } else {
@@ -98,7 +100,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
       Np / 4,
       Kd,
       tilesM,
-      tilesN,
+      colGroups,
       nBatch,
       A.batchStride / 4,
       B.batchStride / 4,
@@ -108,11 +110,11 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
       0,
     ]);
     gpu.dispatch(
-      K.matmul,
+      { ...K.matmul, workgroupSize: lanes },
       {},
       [A.t.buffer, B.t.buffer, C.buffer],
       params,
-      Math.ceil((nBatch * tilesM * tilesN) / K.matmul.workgroupSize),
+      nBatch * tilesM * colGroups,
     );
   }
   if (A.owned) A.t.dispose();

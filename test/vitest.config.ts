@@ -1,0 +1,9 @@
+import { packageConfig } from '../vitest.shared.ts';
+
+// Same settings and report folder as the packages; only the test files live elsewhere.
+const base = packageConfig('browser');
+
+export default {
+  ...base,
+  test: { ...base.test, include: ['browser/**/*.test.ts'] },
+};
