@@ -5,12 +5,17 @@
 // Shapes: z is contiguous with shape p.shape (rank <= 8, row-major). a and b are read through
 //   element strides aligned to z's axes (stride 0 on broadcast axes). When BROADCAST is false
 //   all three have the same shape and are indexed directly.
-// Geometry: 1-D, folded into 2-D past 65,535 workgroups; invocations past n return.
+// Work split: direct: one element per invocation. Broadcast: a run of up to CH elements of the
+//   innermost axis per invocation, so the coordinate decomposition (integer division, slow on
+//   CPU rasterizers) is paid once per run; the host merges axes that are contiguous in all
+//   three tensors first, so the rank is as small as it can be.
+// Geometry: 1-D, folded into 2-D past 65,535 workgroups; invocations past the end return.
 // Reference: packages/tensor/src/reference/elementwise.ts (BINARY_REF), same codes.
 
 override OP: u32 = 0u;
 override BROADCAST: bool = false;
 override WG: u32 = 64u;
+override CH: u32 = 16u;
 
 struct Params {
   n: u32, rank: u32, _p0: u32, _p1: u32,
@@ -63,21 +68,32 @@ fn pow_ff(u: f32, v: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) { return; }
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
   if (!BROADCAST) {
-    z[i] = apply(a[i], b[i]);
+    if (t >= p.n) { return; }
+    z[t] = apply(a[t], b[t]);
     return;
   }
-  var rest = i;
+  let last = i32(p.rank) - 1;
+  let len = p.shape[last / 4][last % 4];
+  let runs = (len + CH - 1u) / CH;
+  if (t >= (p.n / len) * runs) { return; }
+  let row = t / runs;
+  let j0 = (t % runs) * CH;
+  var rest = row;
   var ia = 0u;
   var ib = 0u;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+  for (var d = last - 1; d >= 0; d--) {
     let size = p.shape[d / 4][d % 4];
     let coord = rest % size;
     rest = rest / size;
     ia += coord * p.a_strides[d / 4][d % 4];
     ib += coord * p.b_strides[d / 4][d % 4];
   }
-  z[i] = apply(a[ia], b[ib]);
+  let sa = p.a_strides[last / 4][last % 4];
+  let sb = p.b_strides[last / 4][last % 4];
+  let j1 = min(len, j0 + CH);
+  for (var j = j0; j < j1; j++) {
+    z[row * len + j] = apply(a[ia + j * sa], b[ib + j * sb]);
+  }
 }

@@ -5,10 +5,14 @@
 //   dst[dst_offset + sum_d idx[d]*dst_strides[d]] = src[src_offset + sum_d idx[d]*src_strides[d]]
 // Strides are in elements; a stride of 0 repeats (broadcast). Elements of dst outside the box
 //   are left as they are (pad fills them first with fill.wgsl).
-// Geometry: 1-D over the box, folded into 2-D past 65,535 workgroups.
+// Work split: invocation t copies a run of up to CH elements of the innermost box axis, so the
+//   coordinate decomposition (integer division, slow on CPU rasterizers) is paid once per run.
+//   Neighbouring invocations take neighbouring runs.
+// Geometry: 1-D over rows * runs_per_row, folded into 2-D past 65,535 workgroups.
 // Reference: packages/tensor/src/reference/layout.ts (stridedCopyRef).
 
 override WG: u32 = 64u;
+override CH: u32 = 16u;
 
 struct Params {
   n: u32, rank: u32, src_offset: u32, dst_offset: u32,
@@ -24,17 +28,26 @@ struct Params {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) { return; }
-  var rest = i;
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  let last = i32(p.rank) - 1;
+  let len = p.shape[last / 4][last % 4];
+  let runs = (len + CH - 1u) / CH;
+  if (t >= (p.n / len) * runs) { return; }
+  var rest = t / runs;
+  let j0 = (t % runs) * CH;
   var is = p.src_offset;
   var id = p.dst_offset;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+  for (var d = last - 1; d >= 0; d--) {
     let size = p.shape[d / 4][d % 4];
     let coord = rest % size;
     rest = rest / size;
     is += coord * p.src_strides[d / 4][d % 4];
     id += coord * p.dst_strides[d / 4][d % 4];
   }
-  dst[id] = src[is];
+  let ss = p.src_strides[last / 4][last % 4];
+  let ds = p.dst_strides[last / 4][last % 4];
+  let j1 = min(len, j0 + CH);
+  for (var j = j0; j < j1; j++) {
+    dst[id + j * ds] = src[is + j * ss];
+  }
 }

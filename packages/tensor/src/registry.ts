@@ -192,7 +192,7 @@ const otherRows: OpRow[] = [
   {
     name: 'matmul',
     kind: 'matmul',
-    kernel: 'matmul.wgsl:main (8x8 register tiles) + copy.wgsl for layout',
+    kernel: 'matmul.wgsl:main (16x4 register tiles) + copy.wgsl for layout',
     reference: 'matmulRef',
     backward: 'dA = g op(B)^T, dB = op(A)^T g, sumTo batch',
     domain: '[-1, 1]',

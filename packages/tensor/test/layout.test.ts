@@ -64,6 +64,9 @@ describe.skipIf(GPU_SKIP_REASON)('layout ops', () => {
       expect(y.shape).toEqual(ref.shape);
       expectClose(await y.read(), f32(ref.data), EXACT, `perm ${perm}`);
     }
+    const wide = rand([33, 45], 12);
+    const wt = scope(() => transpose(up(wide)));
+    expectClose(await wt.read(), f32(permuteRef(wide, [1, 0]).data), EXACT, 'transpose 33x45');
     const t = scope(() => transpose(up(x)));
     expectClose(await t.read(), f32(permuteRef(x, [0, 1, 3, 2]).data), EXACT, 'transpose');
     expect(() => permute(up(x), [0, 0, 1, 2])).toThrow(/not a permutation/);

@@ -11,8 +11,12 @@ import { sumTo } from './reduce.ts';
 import {
   broadcastShapes,
   broadcastStrides,
+  collapseAxes,
   gpuOf,
+  RUN,
+  runWorkgroups,
   sameShape,
+  stridesOf,
   uniformBlock,
   workgroupsFor,
 } from './util.ts';
@@ -265,19 +269,33 @@ export function binary(name: BinaryName, a: Tensor, b: Tensor): Tensor {
   const z = Tensor.empty(gpu, shape);
   const n = z.size;
   const direct = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const params = uniformBlock(
-    [n, shape.length, 0, 0],
-    direct
-      ? [[], [], []]
-      : [shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)],
-  );
-  gpu.dispatch(
-    K.binary,
-    { OP: row.code, BROADCAST: direct ? 0 : 1 },
-    [a.buffer, b.buffer, z.buffer],
-    params,
-    workgroupsFor(n),
-  );
+  if (direct) {
+    const params = uniformBlock([n, 0, 0, 0], [[], [], []]);
+    gpu.dispatch(
+      K.binary,
+      { OP: row.code, BROADCAST: 0, CH: RUN },
+      [a.buffer, b.buffer, z.buffer],
+      params,
+      workgroupsFor(n),
+    );
+  } else if (n > 0) {
+    const c = collapseAxes(shape, [
+      broadcastStrides(a.shape, shape),
+      broadcastStrides(b.shape, shape),
+      stridesOf(shape),
+    ]);
+    const params = uniformBlock(
+      [n, c.shape.length, 0, 0],
+      [c.shape, c.strides[0] as number[], c.strides[1] as number[]],
+    );
+    gpu.dispatch(
+      K.binary,
+      { OP: row.code, BROADCAST: 1, CH: RUN },
+      [a.buffer, b.buffer, z.buffer],
+      params,
+      runWorkgroups(c.shape),
+    );
+  }
   const grad = row.grad;
   if (grad && needsGrad([a, b])) {
     const as = save(a);
@@ -348,22 +366,25 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const tb = typeof b === 'number' ? full([1], b, gpu) : b;
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape), tb.shape);
   const z = Tensor.empty(gpu, shape);
-  const params = uniformBlock(
-    [z.size, shape.length, 0, 0],
-    [
-      shape,
+  if (z.size > 0) {
+    const c = collapseAxes(shape, [
       broadcastStrides(cond.shape, shape),
       broadcastStrides(ta.shape, shape),
       broadcastStrides(tb.shape, shape),
-    ],
-  );
-  gpu.dispatch(
-    K.where,
-    {},
-    [cond.buffer, ta.buffer, tb.buffer, z.buffer],
-    params,
-    workgroupsFor(z.size),
-  );
+      stridesOf(shape),
+    ]);
+    const params = uniformBlock(
+      [z.size, c.shape.length, 0, 0],
+      [c.shape, ...(c.strides.slice(0, 3) as number[][])],
+    );
+    gpu.dispatch(
+      K.where,
+      { CH: RUN },
+      [cond.buffer, ta.buffer, tb.buffer, z.buffer],
+      params,
+      runWorkgroups(c.shape),
+    );
+  }
   if (needsGrad([ta, tb])) {
     const cs = save(cond);
     const [sa, sb] = [ta.shape, tb.shape];

@@ -11,8 +11,11 @@ import { sumTo } from './reduce.ts';
 import {
   broadcastShapes,
   broadcastStrides,
+  collapseAxes,
   gpuOf,
   MAX_RANK,
+  RUN,
+  runWorkgroups,
   sameShape,
   shapeStr,
   stridesOf,
@@ -36,8 +39,9 @@ export function stridedCopy(
   const n = box.reduce((p, d) => p * d, 1);
   if (n === 0) return;
   if (box.length > MAX_RANK) throw new TensorError(`rank ${box.length} exceeds ${MAX_RANK}`);
-  const params = uniformBlock([n, box.length, srcOffset, dstOffset], [box, srcStrides, dstStrides]);
-  src.gpu.dispatch(K.copy, {}, [src.buffer, dst.buffer], params, workgroupsFor(n));
+  const c = collapseAxes(box, [srcStrides, dstStrides]);
+  const params = uniformBlock([n, c.shape.length, srcOffset, dstOffset], [c.shape, ...c.strides]);
+  src.gpu.dispatch(K.copy, { CH: RUN }, [src.buffer, dst.buffer], params, runWorkgroups(c.shape));
 }
 
 /** Same data, new shape (one size may be -1). A view: no copy. */

@@ -1,8 +1,8 @@
 /**
  * Batched matmul with either operand transposed (matmul.wgsl).
  *
- * The kernel computes C = At^T B from At [batch, K, M] and B [batch, K, N] with M and N
- * multiples of 8. Operands already in that layout are used in place; others are copied once
+ * The kernel computes C = At^T B from At [batch, K, M] and B [batch, K, N] with M a multiple
+ * of 16 and N of 4. Operands already in that layout are used in place; others are copied once
  * (transposed and/or padded) by the strided-copy kernel: O(MK + KN) work next to O(MNK).
  * Batch axes broadcast as NumPy's matmul does.
  */
@@ -21,8 +21,10 @@ import {
   uniformBlock,
 } from './util.ts';
 
-const TILE = 8;
-const roundUp = (v: number) => Math.ceil(v / TILE) * TILE;
+/** Rows of C per workgroup (M is padded to a multiple) and columns per invocation (N likewise). */
+const ROWS = 16;
+const COLS = 4;
+const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -82,16 +84,16 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const nBatch = batch.reduce((q, d) => q * d, 1);
   const gpu = gpuOf(a, b);
-  const Mp = roundUp(Math.max(M, 1));
-  const Np = roundUp(Math.max(N, 1));
+  const Mp = roundUp(Math.max(M, 1), ROWS);
+  const Np = roundUp(Math.max(N, 1), COLS);
   const A = toKernelLayout(a, batch, transA, Kd, M, Mp);
   const B = toKernelLayout(b, batch, !transB, Kd, N, Np);
   const direct = Mp === M && Np === N;
   const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, Mp, Np]);
-  const tilesM = Mp / TILE;
-  // Lanes per workgroup: enough for the columns (8 per invocation), 8..64.
-  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / TILE))));
-  const colGroups = Math.ceil(Np / TILE / lanes);
+  const tilesM = Mp / ROWS;
+  // Lanes per workgroup: enough for the vec4 columns, 8..64.
+  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / COLS))));
+  const colGroups = Math.ceil(Np / COLS / lanes);
   if (Kd === 0) {
     gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
   } else {

@@ -67,3 +67,40 @@ export function sameShape(a: Shape, b: Shape): boolean {
 export function shapeStr(s: Shape): string {
   return `[${s.join(', ')}]`;
 }
+
+/** Elements per invocation along the innermost axis in copy/binary/where (their CH constant). */
+export const RUN = 16;
+
+/**
+ * Simplifies an index box read through several stride lists: drops axes of size 1 and merges
+ * neighbours that are contiguous in every list. Fewer axes mean fewer integer divisions per
+ * element in the kernels (slow on CPU rasterizers). Returns at least one axis.
+ */
+export function collapseAxes(
+  shape: readonly number[],
+  strideLists: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  let outShape = keep.map((i) => shape[i] as number);
+  let outStrides = strideLists.map((s) => keep.map((i) => s[i] as number));
+  if (outShape.length === 0) return { shape: [1], strides: strideLists.map(() => [0]) };
+  for (let d = outShape.length - 2; d >= 0; d--) {
+    const inner = outShape[d + 1] as number;
+    if (outStrides.every((s) => s[d] === (s[d + 1] as number) * inner)) {
+      outShape = [
+        ...outShape.slice(0, d),
+        (outShape[d] as number) * inner,
+        ...outShape.slice(d + 2),
+      ];
+      outStrides = outStrides.map((s) => [...s.slice(0, d), s[d + 1] as number, ...s.slice(d + 2)]);
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/** Workgroups (of 64) for a kernel that runs RUN elements of the innermost axis per invocation. */
+export function runWorkgroups(shape: readonly number[]): number {
+  const len = shape[shape.length - 1] as number;
+  const rows = shape.reduce((p, d) => p * d, 1) / len;
+  return Math.ceil((rows * Math.ceil(len / RUN)) / 64);
+}
