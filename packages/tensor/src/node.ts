@@ -17,7 +17,8 @@ console.warn = (...args: unknown[]) => {
 
 let dawn: GPU | undefined;
 setGpuProvider(() => {
-  dawn ??= create(process.env.PFGMPP_DAWN_FLAGS ? process.env.PFGMPP_DAWN_FLAGS.split(',') : []);
+  // Dawn flags, space-separated: e.g. PFGMPP_DAWN_FLAGS='backend=vulkan adapter=llvmpipe'.
+  dawn ??= create(process.env.PFGMPP_DAWN_FLAGS?.trim().split(/\s+/).filter(Boolean) ?? []);
   return dawn;
 });
 
