@@ -52,7 +52,21 @@ export function resetDevice(): void {
   setActiveGpu(undefined);
 }
 
+/**
+ * A new, independent Gpu on its own device (the shared one from getDevice() is untouched and
+ * stays the default for creation ops). For tools that need a second device, and for tests.
+ */
+export async function requestGpu(options: DeviceOptions = {}): Promise<Gpu> {
+  return openGpu(options);
+}
+
 async function createGpu(options: DeviceOptions): Promise<Gpu> {
+  const result = await openGpu(options);
+  setActiveGpu(result);
+  return result;
+}
+
+async function openGpu(options: DeviceOptions): Promise<Gpu> {
   const gpu = await findGpu();
   const adapter = await gpu.requestAdapter({
     powerPreference: options.powerPreference ?? 'high-performance',
@@ -67,9 +81,7 @@ async function createGpu(options: DeviceOptions): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  const result = new Gpu(device, adapter.info);
-  setActiveGpu(result);
-  return result;
+  return new Gpu(device, adapter.info);
 }
 
 async function findGpu(): Promise<GPU> {

@@ -4,7 +4,14 @@
  */
 import './methods.ts';
 
-export { getDevice, resetDevice, setGpuProvider, activeGpu, type DeviceOptions } from './device.ts';
+export {
+  getDevice,
+  requestGpu,
+  resetDevice,
+  setGpuProvider,
+  activeGpu,
+  type DeviceOptions,
+} from './device.ts';
 export { Gpu, foldWorkgroups, type GpuCounters } from './gpu.ts';
 export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
 export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';

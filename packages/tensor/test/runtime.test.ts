@@ -35,6 +35,7 @@ describe('pure helpers', () => {
     const notOps = new Set([
       'getDevice',
       'resetDevice',
+      'requestGpu',
       'setGpuProvider',
       'activeGpu',
       'Gpu',
@@ -205,6 +206,18 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     expect(Array.from(await b.read())).toEqual(new Array(8).fill(2));
     expect(Array.from(await c.read())).toEqual(new Array(8).fill(101));
     for (const t of [a, b, c]) t.dispose();
+  });
+
+  it('reports uncaptured WebGPU errors at the next sync, and a lost device on every later op', async () => {
+    const other = await T.requestGpu();
+    const t = T.full([4], 1, other);
+    // A misaligned write is a validation error outside any error scope: uncapturederror.
+    other.device.queue.writeBuffer(t.buffer, 2, new Uint8Array(4));
+    await expect(other.sync()).rejects.toThrow(/WebGPU reported 1 error/);
+    other.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => T.full([4], 1, other)).toThrow(/device lost/);
+    expect(T.activeGpu()).toBe(gpu);
   });
 
   it('gives clear errors for bad shapes and values', () => {
