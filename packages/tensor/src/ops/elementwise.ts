@@ -31,6 +31,8 @@ export interface UnaryRow {
   code: number;
   /** Gradient from the input x, output y and incoming gradient g (null: not differentiable). */
   grad: ((x: Tensor, y: Tensor, g: Tensor, alpha: number, beta: number) => Tensor) | null;
+  /** The one tensor `grad` reads, kept alive until backward (omitted: neither). */
+  saves?: 'x' | 'y';
   /** Test inputs are drawn uniformly from this interval. */
   domain: readonly [number, number];
   /** alpha/beta used by the generated tests for parametric ops. */
@@ -48,25 +50,46 @@ const T_TRANS: Tolerance = { atol: 1e-6, rtol: 4e-6 };
 
 export const UNARY: Record<UnaryName, UnaryRow> = {
   neg: { code: 0, grad: (_x, _y, g) => neg(g), domain: [-10, 10], tol: T_EXACT },
-  abs: { code: 1, grad: (x, _y, g) => mul(g, sign(x)), domain: [-10, 10], tol: T_EXACT },
-  exp: { code: 2, grad: (_x, y, g) => mul(g, y), domain: [-20, 20], tol: T_TRANS },
-  log: { code: 3, grad: (x, _y, g) => div(g, x), domain: [0.01, 100], tol: T_TRANS },
-  sqrt: { code: 4, grad: (_x, y, g) => div(g, affine(y, 2, 0)), domain: [0, 100], tol: T_TRANS },
+  abs: {
+    code: 1,
+    saves: 'x',
+    grad: (x, _y, g) => mul(g, sign(x)),
+    domain: [-10, 10],
+    tol: T_EXACT,
+  },
+  exp: { code: 2, saves: 'y', grad: (_x, y, g) => mul(g, y), domain: [-20, 20], tol: T_TRANS },
+  log: { code: 3, saves: 'x', grad: (x, _y, g) => div(g, x), domain: [0.01, 100], tol: T_TRANS },
+  sqrt: {
+    code: 4,
+    saves: 'y',
+    grad: (_x, y, g) => div(g, affine(y, 2, 0)),
+    domain: [0, 100],
+    tol: T_TRANS,
+  },
   rsqrt: {
     code: 5,
+    saves: 'y',
     grad: (_x, y, g) => mul(g, affine(powScalar(y, 3), -0.5, 0)),
     domain: [0.01, 100],
     tol: T_TRANS,
   },
-  square: { code: 6, grad: (x, _y, g) => mul(g, affine(x, 2, 0)), domain: [-10, 10], tol: T_ROUND },
+  square: {
+    code: 6,
+    saves: 'x',
+    grad: (x, _y, g) => mul(g, affine(x, 2, 0)),
+    domain: [-10, 10],
+    tol: T_ROUND,
+  },
   reciprocal: {
     code: 7,
+    saves: 'y',
     grad: (_x, y, g) => mul(g, neg(square(y))),
     domain: [0.1, 10],
     tol: T_TRANS,
   },
   sin: {
     code: 8,
+    saves: 'x',
     grad: (x, _y, g) => mul(g, cos(x)),
     domain: [-6, 6],
     tol: T_TRANS,
@@ -74,6 +97,7 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
   },
   cos: {
     code: 9,
+    saves: 'x',
     grad: (x, _y, g) => neg(mul(g, sin(x))),
     domain: [-6, 6],
     tol: T_TRANS,
@@ -81,12 +105,14 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
   },
   tanh: {
     code: 10,
+    saves: 'y',
     grad: (_x, y, g) => mul(g, affine(square(y), -1, 1)),
     domain: [-8, 8],
     tol: T_TRANS,
   },
   sigmoid: {
     code: 11,
+    saves: 'y',
     grad: (_x, y, g) => mul(g, mul(y, affine(y, -1, 1))),
     domain: [-20, 20],
     tol: T_TRANS,
@@ -94,6 +120,7 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
   silu: {
     code: 12,
     // d/dx x*s(x) = s(x) * (1 + x * (1 - s(x)))
+    saves: 'x',
     grad: (x, _y, g) => {
       const s = sigmoid(x);
       return mul(g, mul(s, affine(mul(x, affine(s, -1, 1)), 1, 1)));
@@ -101,9 +128,16 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
     domain: [-20, 20],
     tol: T_TRANS,
   },
-  relu: { code: 13, grad: (x, _y, g) => mul(g, step(x)), domain: [-10, 10], tol: T_EXACT },
+  relu: {
+    code: 13,
+    saves: 'x',
+    grad: (x, _y, g) => mul(g, step(x)),
+    domain: [-10, 10],
+    tol: T_EXACT,
+  },
   erf: {
     code: 14,
+    saves: 'x',
     grad: (x, _y, g) => mul(g, affine(exp(neg(square(x))), 2 / Math.sqrt(Math.PI), 0)),
     domain: [-4, 4],
     // erf is evaluated with the A&S 7.1.26 approximation (|error| < 1.5e-7) in f32.
@@ -118,6 +152,7 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
   },
   powScalar: {
     code: 16,
+    saves: 'x',
     grad: (x, _y, g, a) => (a === 0 ? affine(g, 0, 0) : mul(g, affine(powScalar(x, a - 1), a, 0))),
     domain: [0.1, 4],
     testParams: [2.5, 0],
@@ -125,6 +160,7 @@ export const UNARY: Record<UnaryName, UnaryRow> = {
   },
   clamp: {
     code: 17,
+    saves: 'x',
     grad: (x, _y, g, lo, hi) => mul(g, mul(step(affine(x, 1, -lo)), step(affine(x, -1, hi)))),
     domain: [-3, 3],
     testParams: [-1, 1.5],
@@ -145,6 +181,8 @@ export interface BinaryRow {
   code: number;
   /** Gradients for (a, b) before reduction to their shapes (null: not differentiable). */
   grad: ((a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null]) | null;
+  /** The tensors `grad` reads, kept alive until backward. */
+  saves: readonly ('a' | 'b' | 'y')[];
   domainA: readonly [number, number];
   domainB: readonly [number, number];
   tol: Tolerance;
@@ -158,6 +196,7 @@ function winnerMask(a: Tensor, b: Tensor, wins: (a: Tensor, b: Tensor) => Tensor
 export const BINARY: Record<BinaryName, BinaryRow> = {
   add: {
     code: 0,
+    saves: [],
     grad: (_a, _b, _y, g) => [g, g],
     domainA: [-10, 10],
     domainB: [-10, 10],
@@ -165,6 +204,7 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   sub: {
     code: 1,
+    saves: [],
     grad: (_a, _b, _y, g) => [g, neg(g)],
     domainA: [-10, 10],
     domainB: [-10, 10],
@@ -172,6 +212,7 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   mul: {
     code: 2,
+    saves: ['a', 'b'],
     grad: (a, b, _y, g) => [mul(g, b), mul(g, a)],
     domainA: [-10, 10],
     domainB: [-10, 10],
@@ -179,6 +220,7 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   div: {
     code: 3,
+    saves: ['b', 'y'],
     grad: (_a, b, y, g) => {
       const ga = div(g, b);
       return [ga, neg(mul(ga, y))];
@@ -190,6 +232,7 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   pow: {
     code: 4,
+    saves: ['a', 'b', 'y'],
     grad: (a, b, y, g) => [
       mul(g, mul(b, pow(a, sub(b, full([1], 1, a.gpu))))),
       mul(g, mul(y, log(a))),
@@ -200,6 +243,7 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   maximum: {
     code: 5,
+    saves: ['a', 'b'],
     grad: (a, b, _y, g) => [mul(g, winnerMask(a, b, gt)), mul(g, winnerMask(b, a, gt))],
     domainA: [-3, 3],
     domainB: [-3, 3],
@@ -207,17 +251,18 @@ export const BINARY: Record<BinaryName, BinaryRow> = {
   },
   minimum: {
     code: 6,
+    saves: ['a', 'b'],
     grad: (a, b, _y, g) => [mul(g, winnerMask(a, b, lt)), mul(g, winnerMask(b, a, lt))],
     domainA: [-3, 3],
     domainB: [-3, 3],
     tol: T_EXACT,
   },
-  eq: { code: 7, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
-  ne: { code: 8, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
-  lt: { code: 9, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
-  le: { code: 10, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
-  gt: { code: 11, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
-  ge: { code: 12, grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  eq: { code: 7, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  ne: { code: 8, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  lt: { code: 9, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  le: { code: 10, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  gt: { code: 11, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
+  ge: { code: 12, saves: [], grad: null, domainA: [-2, 2], domainB: [-2, 2], tol: T_EXACT },
 };
 
 /** y = f(x; alpha, beta) through unary.wgsl. */
@@ -229,9 +274,16 @@ export function unary(name: UnaryName, x: Tensor, alpha = 0, beta = 0): Tensor {
   gpu.dispatch(K.unary, { OP: row.code }, [x.buffer, y.buffer], params, workgroupsFor(x.size));
   const grad = row.grad;
   if (grad && needsGrad([x])) {
-    const xs = save(x);
-    const ys = save(y);
-    record(y, [x], (g) => [grad(xs, ys, g, alpha, beta)], [xs, ys]);
+    // Only the tensor the rule reads stays alive; the generated gradient tests would fail on a
+    // row whose `saves` does not match its rule.
+    const xs = row.saves === 'x' ? save(x) : null;
+    const ys = row.saves === 'y' ? save(y) : null;
+    record(
+      y,
+      [x],
+      (g) => [grad(xs as Tensor, ys as Tensor, g, alpha, beta)],
+      [xs, ys].filter((t) => t !== null),
+    );
   }
   return y;
 }
@@ -298,17 +350,18 @@ export function binary(name: BinaryName, a: Tensor, b: Tensor): Tensor {
   }
   const grad = row.grad;
   if (grad && needsGrad([a, b])) {
-    const as = save(a);
-    const bs = save(b);
-    const zs = save(z);
+    const as = row.saves.includes('a') ? save(a) : null;
+    const bs = row.saves.includes('b') ? save(b) : null;
+    const zs = row.saves.includes('y') ? save(z) : null;
+    const [shapeA, shapeB] = [a.shape, b.shape];
     record(
       z,
       [a, b],
       (g) => {
-        const [ga, gb] = grad(as, bs, zs, g);
-        return [ga && sumTo(ga, as.shape), gb && sumTo(gb, bs.shape)];
+        const [ga, gb] = grad(as as Tensor, bs as Tensor, zs as Tensor, g);
+        return [ga && sumTo(ga, shapeA), gb && sumTo(gb, shapeB)];
       },
-      [as, bs, zs],
+      [as, bs, zs].filter((t) => t !== null),
     );
   }
   return z;
