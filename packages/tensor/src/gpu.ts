@@ -9,6 +9,7 @@
 import { GpuError, ShaderCompileError } from './errors.ts';
 import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
+import { KernelProfiler, type KernelTime } from './profiler.ts';
 
 /** Bytes reserved per dispatch in the uniform area (minUniformBufferOffsetAlignment). */
 const UNIFORM_SLOT = 256;
@@ -48,6 +49,7 @@ export class Gpu {
   private readonly errors: string[] = [];
   private lostReason: string | null = null;
   private destroyed = false;
+  private profiler: KernelProfiler | null = null;
   /** A tiny buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
 
@@ -159,11 +161,20 @@ export class Gpu {
     }
     for (const b of buffers) this.usedInBatch.add(b);
     const bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
-    const pass = this.computePass();
-    pass.setPipeline(entry.pipeline);
-    pass.setBindGroup(0, bindGroup);
     const [x, y] = foldWorkgroups(workgroups, this.maxWorkgroupsPerDim);
-    pass.dispatchWorkgroups(x, y);
+    if (this.profiler) {
+      this.endPass();
+      const pass = this.profiler.beginPass(this.commandEncoder(), `${spec.file}:${spec.entry}`);
+      pass.setPipeline(entry.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y);
+      pass.end();
+    } else {
+      const pass = this.computePass();
+      pass.setPipeline(entry.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y);
+    }
     this.counters.dispatches++;
   }
 
@@ -212,6 +223,7 @@ export class Gpu {
         this.uniformUsed,
       );
     }
+    this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.counters.submits++;
     this.encoder = null;
@@ -264,6 +276,30 @@ export class Gpu {
       this.discardBatch();
       throw failed.reason;
     }
+  }
+
+  /**
+   * Starts timing every dispatch with timestamp queries (see profiler.ts). Throws when the
+   * adapter lacks `timestamp-query`.
+   */
+  startProfile(): void {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new GpuError('profiling needs the timestamp-query feature, which this adapter lacks');
+    }
+    this.flush();
+    this.profiler ??= new KernelProfiler(this.device);
+  }
+
+  /** Stops timing; returns GPU time per kernel family since startProfile(), largest first. */
+  async stopProfile(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new GpuError('stopProfile() without startProfile()');
+    this.flush();
+    this.profiler = null;
+    const times = await profiler.collect();
+    profiler.destroy();
+    this.throwIfFailed();
+    return times;
   }
 
   /** Destroys the device and every pooled buffer. */

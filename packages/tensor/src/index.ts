@@ -13,6 +13,7 @@ export {
   type DeviceOptions,
 } from './device.ts';
 export { Gpu, foldWorkgroups, type GpuCounters } from './gpu.ts';
+export type { KernelTime } from './profiler.ts';
 export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
 export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';
 export { bucketSize, type PoolStats } from './pool.ts';

@@ -220,6 +220,26 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     expect(T.activeGpu()).toBe(gpu);
   });
 
+  it('profiles kernels with timestamp queries, summed per kernel family', async () => {
+    gpu.startProfile();
+    const y = scope(() => {
+      const a = T.full([256, 256], 1);
+      return T.sum(T.exp(T.matmul(a, a)));
+    });
+    const times = await gpu.stopProfile();
+    expect(await y.item()).toBeGreaterThan(0);
+    y.dispose();
+    const names = times.map((t) => t.kernel);
+    for (const k of ['matmul.wgsl:main', 'unary.wgsl:main', 'fill.wgsl:main', 'reduce.wgsl:main']) {
+      expect(names).toContain(k);
+    }
+    expect(times.every((t) => t.ms >= 0 && t.dispatches > 0)).toBe(true);
+    // Sorted largest first, and the matmul (2 x 256^3 flops) outweighs the fill.
+    expect(times.map((t) => t.ms)).toEqual([...times.map((t) => t.ms)].sort((a, b) => b - a));
+    const ms = (k: string) => times.find((t) => t.kernel === k)!.ms;
+    expect(ms('matmul.wgsl:main')).toBeGreaterThan(ms('fill.wgsl:main'));
+  });
+
   it('gives clear errors for bad shapes and values', () => {
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2, 2\]/);
     expect(() => T.zeros([2, -1])).toThrow(/invalid shape/);
