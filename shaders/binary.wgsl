@@ -27,6 +27,11 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> z: array<f32>;
+// The same buffers seen as vec4 by main4 (same shapes, size a multiple of 4): one memory access
+// per four elements, which CPU rasterizers execute as one per-lane access instead of four.
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> z4: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 // A quiet NaN; a private variable because constant expressions may not produce NaN.
@@ -96,4 +101,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var j = j0; j < j1; j++) {
     z[row * len + j] = apply(a[ia + j * sa], b[ib + j * sb]);
   }
+}
+
+// Same-shape operands, p.n counts vec4.
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  let u = a4[i];
+  let v = b4[i];
+  z4[i] = vec4<f32>(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
 }

@@ -1,6 +1,7 @@
 // unary.wgsl: y[i] = f(x[i]) for a contiguous f32 tensor, one element per invocation.
 //
-// Bindings: 0 x: array<f32> (read), 1 y: array<f32> (read_write), 2 p: Params (uniform).
+// Bindings: 0 x: array<f32> (read), 1 y: array<f32> (read_write), 2 p: Params (uniform);
+//   entry main4 reads and writes them as array<vec4<f32>> when the size is a multiple of 4.
 // Geometry: 1-D, WG invocations per workgroup; workgroups may be folded into 2-D (x, y) when
 //   there are more than 65,535; the linear index is (wid.y * nwg.x + wid.x) * WG + lid and
 //   invocations past n return.
@@ -15,6 +16,10 @@ struct Params { n: u32, alpha: f32, beta: f32, _pad: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+// The same buffers seen as vec4 by main4 (n a multiple of 4): one load and one store per four
+// elements, which CPU rasterizers execute as one per-lane memory access instead of four.
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> p: Params;
 
 // A quiet NaN; a private variable because constant expressions may not produce NaN.
@@ -98,4 +103,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= p.n) { return; }
   y[i] = apply(x[i]);
+}
+
+// p.n counts vec4 here.
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= p.n) { return; }
+  let v = x4[i];
+  y4[i] = vec4<f32>(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
 }

@@ -80,11 +80,14 @@ export function sourceLocation(
 /** The kernels of the core ops. */
 export const K = {
   unary: kernel('unary.wgsl', ['read', 'write', 'uniform'], 64, 'main', ['lib/trig.wgsl']),
+  unary4: kernel('unary.wgsl', ['read', 'write', 'uniform'], 64, 'main4', ['lib/trig.wgsl']),
   binary: kernel('binary.wgsl', ['read', 'read', 'write', 'uniform']),
+  binary4: kernel('binary.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main4'),
   where: kernel('where.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
   reduce: kernel('reduce.wgsl', ['read', 'write', 'uniform']),
   copy: kernel('copy.wgsl', ['read', 'write', 'uniform']),
   fill: kernel('fill.wgsl', ['write', 'uniform']),
+  fill4: kernel('fill.wgsl', ['write', 'uniform'], 64, 'main4'),
   gatherRows: kernel('gather.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'gather_rows'),
   scatterAddRows: kernel(
     'gather.wgsl',
