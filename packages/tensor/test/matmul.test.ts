@@ -95,6 +95,14 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
     const c2 = scope(() => matmul(up(A2), up(B2)));
     expectClose(await c2.read(), f32(matmulRef(A2, B2).data), { atol: 5e-5, rtol: 1e-5 }, 'K=1000');
   });
+  it('an empty inner dimension gives zeros; empty outer dimensions give empty results', async () => {
+    const z = scope(() => matmul(tensor([], [3, 0]), tensor([], [0, 5])));
+    expect(z.shape).toEqual([3, 5]);
+    expect(Array.from(await z.read())).toEqual(new Array(15).fill(0));
+    const e = scope(() => matmul(tensor([], [0, 4]), tensor(new Float32Array(20), [4, 5])));
+    expect(e.shape).toEqual([0, 5]);
+    expect((await e.read()).length).toBe(0);
+  });
   it('rejects mismatched inner sizes with both shapes', () => {
     expect(() =>
       matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(8), [4, 2])),

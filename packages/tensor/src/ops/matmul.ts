@@ -1,10 +1,10 @@
 /**
  * Batched matmul with either operand transposed (matmul.wgsl).
  *
- * The kernel computes C = At^T B from At [batch, K, M] and B [batch, K, N] with M a multiple
- * of 16 and N of 4. Operands already in that layout are used in place; others are copied once
- * (transposed and/or padded) by the strided-copy kernel: O(MK + KN) work next to O(MNK).
- * Batch axes broadcast as NumPy's matmul does.
+ * The kernel reads A through strides (any layout, in place) and B as [batch, K, N] with N a
+ * multiple of 4. A B stored transposed, or with N not a multiple of 4, is copied once by the
+ * strided-copy kernel (O(KN) next to O(MNK)); a padded result is cropped. Batch axes broadcast
+ * as NumPy's matmul does.
  */
 import { needsGrad, record, save } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
@@ -21,7 +21,7 @@ import {
   uniformBlock,
 } from './util.ts';
 
-/** Rows of C per workgroup (M is padded to a multiple) and columns per invocation (N likewise). */
+/** Rows of C per workgroup, and columns per invocation (N is padded to a multiple). */
 const ROWS = 16;
 const COLS = 4;
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
@@ -84,46 +84,55 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const nBatch = batch.reduce((q, d) => q * d, 1);
   const gpu = gpuOf(a, b);
-  const Mp = roundUp(Math.max(M, 1), ROWS);
+  // A in place unless its batch broadcasts partially (then materialise the broadcast).
+  const nA = a.shape.slice(0, -2).reduce((q, d) => q * d, 1);
+  let A = a;
+  if (nA !== nBatch && nA !== 1) {
+    A = Tensor.empty(gpu, [...batch, ar, ac]);
+    const full = [...batch, ar, ac];
+    stridedCopy(a, A, full, broadcastStrides(a.shape, full), stridesOf(full));
+  }
+  const aBatchStride = nA === 1 && nBatch > 1 ? 0 : ar * ac;
+  // Element (m, k) of op(A): stored [M, K] -> m * ac + k; stored [K, M] -> k * ac + m.
+  const [aRow, aCol] = transA ? [1, ac] : [ac, 1];
   const Np = roundUp(Math.max(N, 1), COLS);
-  const A = toKernelLayout(a, batch, transA, Kd, M, Mp);
   const B = toKernelLayout(b, batch, !transB, Kd, N, Np);
-  const direct = Mp === M && Np === N;
-  const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, Mp, Np]);
-  const tilesM = Mp / ROWS;
+  const direct = Np === N;
+  const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, M, Np]);
+  const tilesM = Math.ceil(M / ROWS);
   // Lanes per workgroup: enough for the vec4 columns, 8..64.
   const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / COLS))));
   const colGroups = Math.ceil(Np / COLS / lanes);
   if (Kd === 0) {
     gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
-  } else {
+  } else if (M > 0 && N > 0) {
     const params = uniformBlock([
-      Mp / 4,
+      M,
       Np / 4,
       Kd,
       tilesM,
       colGroups,
       nBatch,
-      A.batchStride / 4,
+      aBatchStride,
       B.batchStride / 4,
-      (Mp * Np) / 4,
-      0,
-      0,
+      (M * Np) / 4,
+      aRow,
+      aCol,
       0,
     ]);
     gpu.dispatch(
       { ...K.matmul, workgroupSize: lanes },
       {},
-      [A.t.buffer, B.t.buffer, C.buffer],
+      [A.buffer, B.t.buffer, C.buffer],
       params,
       nBatch * tilesM * colGroups,
     );
   }
-  if (A.owned) A.t.dispose();
+  if (A !== a) A.dispose();
   if (B.owned) B.t.dispose();
   if (direct) return C;
   const out = Tensor.empty(gpu, [...batch, M, N]);
-  stridedCopy(C, out, [nBatch, M, N], [Mp * Np, Np, 1], [M * N, N, 1]);
+  stridedCopy(C, out, [nBatch, M, N], [M * Np, Np, 1], [M * N, N, 1]);
   C.dispose();
   return out;
 }
