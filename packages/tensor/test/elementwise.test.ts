@@ -103,7 +103,10 @@ describe.skipIf(GPU_SKIP_REASON)('unary ops', () => {
 const BROADCAST_PAIRS: [number[], number[]][] = [
   [[1], [1]],
   [[67], [67]],
-  [[4, 16], [4, 16]], // same shape, size a multiple of 4: the vec4 entry point
+  [
+    [4, 16],
+    [4, 16],
+  ], // same shape, size a multiple of 4: the vec4 entry point
   [
     [4, 1, 3],
     [1, 5, 1],

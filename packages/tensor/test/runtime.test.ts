@@ -230,7 +230,12 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     expect(await y.item()).toBeGreaterThan(0);
     y.dispose();
     const names = times.map((t) => t.kernel);
-    for (const k of ['matmul.wgsl:main', 'unary.wgsl:main4', 'fill.wgsl:main4', 'reduce.wgsl:main']) {
+    for (const k of [
+      'matmul.wgsl:main',
+      'unary.wgsl:main4',
+      'fill.wgsl:main4',
+      'reduce.wgsl:main',
+    ]) {
       expect(names).toContain(k);
     }
     expect(times.every((t) => t.ms >= 0 && t.dispatches > 0)).toBe(true);
