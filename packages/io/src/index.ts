@@ -1,6 +1,8 @@
 /**
- * @pfgmpp/io: data and checkpoint formats, browser-safe (bytes in, bytes out). In Node,
- * `@pfgmpp/io/node` adds file reading and atomic writing.
+ * @pfgmpp/io: data and checkpoint formats, browser-safe (bytes in, bytes out): arrays and
+ * checkpoints, image datasets (ZIP, labels, subset, x-flip, cache, batch sampler), PNG encoding,
+ * Pillow-exact Lanczos resizing, CIFAR-10 tarballs and the dataset tool's conversion. In Node,
+ * `@pfgmpp/io/node` adds files, PNG decoding (pngjs), MNIST and the dataset tool on paths.
  */
 export {
   bfloat16ToNumber,
@@ -16,6 +18,66 @@ export {
   toFloat32,
   type TypedData,
 } from './dtype.ts';
+export { type Cifar10, readCifar10 } from './dataset/cifar.ts';
+export {
+  baseName,
+  type DatasetOptions,
+  type DatasetSource,
+  ImageDataset,
+  memorySource,
+  zipSource,
+} from './dataset/dataset.ts';
+export {
+  checkImage,
+  crop,
+  flipChw,
+  fromChw,
+  grayToRgb,
+  type Image,
+  type ImageDecoder,
+  pad,
+  toChw,
+} from './dataset/image.ts';
+export {
+  formatDatasetJson,
+  type Labels,
+  parseDatasetJson,
+  type RawLabel,
+  resolveLabels,
+} from './dataset/labels.ts';
+export {
+  archiveName,
+  type MnistImages,
+  type MnistLayout,
+  mnistFromDigits,
+  mnistSource,
+} from './dataset/mnist.ts';
+export { compareCodePoints, comparePathParts, isImageName, isUnsafeName } from './dataset/names.ts';
+export { encodePng, MAX_PNG_PIXELS, type PngHeader, readPngHeader } from './dataset/png.ts';
+export { Mt19937, permutation, roundHalfEven } from './dataset/random.ts';
+export { resizeLanczos } from './dataset/resize.ts';
+export {
+  type Batch,
+  BatchSampler,
+  EdmOrder,
+  EpochOrder,
+  type IndexStream,
+  type SamplerOptions,
+  yieldToEventLoop,
+} from './dataset/sampler.ts';
+export { readTar, type TarEntry } from './dataset/tar.ts';
+export {
+  convertDataset,
+  makeTransform,
+  parseResolution,
+  type ToolItem,
+  type ToolOptions,
+  type ToolOutput,
+  type ToolResult,
+  type ToolSource,
+  type Transform,
+  TRANSFORMS,
+} from './dataset/tool.ts';
 export { FormatError, UnsafePickleError } from './errors.ts';
 export { parseDescr, readNpy, readNpyHeader, writeNpy, type NpyHeader } from './npy.ts';
 export {

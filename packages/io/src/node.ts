@@ -1,5 +1,6 @@
 /**
- * Node entry: the formats of `@pfgmpp/io` on files. Reads name the file in their errors; writes
+ * Node entry: the formats of `@pfgmpp/io` on files, PNG decoding (pngjs), datasets from files
+ * and the built-in MNIST digits, and the dataset tool. Reads name the file in their errors; writes
  * are atomic (a temporary file in the same folder, then rename), so a failed or interrupted
  * write never leaves a partial file under the final name.
  */
@@ -18,6 +19,16 @@ import { type LoadOptions, loadTorch, type TorchCheckpoint } from './torch/load.
 import { type StateDict, stateDictOf } from './torch/state-dict.ts';
 
 export * from './index.ts';
+export {
+  decodeImage,
+  folderSource,
+  loadMnist,
+  mnistDataset,
+  openDataset,
+  openSource,
+} from './node/dataset.ts';
+export { decodePng } from './node/png.ts';
+export { type DatasetToolOptions, openToolSource, runDatasetTool } from './node/tool.ts';
 
 /** Re-raises a format error with the file name in front, keeping its class. */
 function withFile<T>(path: string, fn: () => T): T {
