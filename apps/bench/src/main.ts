@@ -7,8 +7,14 @@
  * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
  */
 import { getDevice } from '@pfgmpp/tensor/node';
-import { oursMatmulGflops } from './ours.ts';
-import { disposeTfjs, initTfjs, tfjsMatmulGflops } from './peers/tfjs.ts';
+import { oursConv2dBackwardGflops, oursConv2dGflops, oursMatmulGflops } from './ours.ts';
+import {
+  disposeTfjs,
+  initTfjs,
+  tfjsConv2dBackwardGflops,
+  tfjsConv2dGflops,
+  tfjsMatmulGflops,
+} from './peers/tfjs.ts';
 
 interface CaseResult {
   ours: number;
@@ -28,8 +34,10 @@ interface BenchCase {
 const HELP = `usage: npm run bench -- SUITE [--json] [--repeats N]
 
 suites:
-  kernels   matmul 1024^3 and batched attention-shaped matmul (16 x 256x64 @ 64x256), GFLOP/s,
-            against TensorFlow.js's WebGPU backend on the same adapter
+  kernels   matmul 1024^3, batched attention-shaped matmul (16 x 256x64 @ 64x256), and conv2d
+            on 16 x 64 x 32x32 images, 64 -> 64 channels: 3x3 forward, 3x3 backward (input +
+            weight gradients), 1x1 forward; GFLOP/s against TensorFlow.js's WebGPU backend on
+            the same adapter
 
 options:
   --json        print one JSON object (case -> {ours, peer, unit, ratio}) as the last line
@@ -41,6 +49,9 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
   const tf = await initTfjs();
   const mm = { batch: 1, m: 1024, k: 1024, n: 1024, iters: 4, warmup: 2 };
   const bmm = { batch: 16, m: 256, k: 64, n: 256, iters: 20, warmup: 3 };
+  // A UNet level: 16 images of 32x32, 64 channels in and out (1.2 GFLOP per 3x3 conv).
+  const conv3 = { batch: 16, cin: 64, cout: 64, h: 32, w: 32, k: 3, iters: 3, warmup: 1 };
+  const conv1 = { ...conv3, k: 1, iters: 10, warmup: 2 };
   return {
     peerName: `TensorFlow.js ${tf.version} (${tf.backend})`,
     cases: [
@@ -57,6 +68,27 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
         unit: 'GFLOP/s',
         ours: () => oursMatmulGflops(gpu, bmm),
         peer: () => tfjsMatmulGflops(bmm),
+      },
+      {
+        key: 'conv2d_3x3_fwd',
+        label: 'conv2d 3x3 16x64x32x32 -> 64',
+        unit: 'GFLOP/s',
+        ours: () => oursConv2dGflops(gpu, conv3),
+        peer: () => tfjsConv2dGflops(conv3),
+      },
+      {
+        key: 'conv2d_3x3_bwd',
+        label: 'conv2d 3x3 backward (dx + dw)',
+        unit: 'GFLOP/s',
+        ours: () => oursConv2dBackwardGflops(gpu, conv3),
+        peer: () => tfjsConv2dBackwardGflops(conv3),
+      },
+      {
+        key: 'conv2d_1x1_fwd',
+        label: 'conv2d 1x1 16x64x32x32 -> 64',
+        unit: 'GFLOP/s',
+        ours: () => oursConv2dGflops(gpu, conv1),
+        peer: () => tfjsConv2dGflops(conv1),
       },
     ],
   };

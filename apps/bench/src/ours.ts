@@ -1,5 +1,5 @@
 /** Timings of our kernels: warm-up (pipeline creation), then `iters` runs, then a GPU sync. */
-import { type Gpu, matmul, randn, scope, type Tensor } from '@pfgmpp/tensor/node';
+import { backward, conv2d, type Gpu, matmul, randn, scope, type Tensor } from '@pfgmpp/tensor/node';
 
 export interface TimingOpts {
   iters?: number;
@@ -38,4 +38,56 @@ export async function oursMatmulGflops(gpu: Gpu, c: MatmulCase): Promise<number>
   a.dispose();
   b.dispose();
   return (2 * c.batch * c.m * c.n * c.k) / seconds / 1e9;
+}
+
+export interface Conv2dCase extends TimingOpts {
+  batch: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  /** Square kernel size; stride 1, padding (k-1)/2 ('same'). */
+  k: number;
+}
+
+/** FLOPs of one conv (forward, or either gradient): 2 * batch * cout * h * w * cin * k * k. */
+const convFlops = (c: Conv2dCase) => 2 * c.batch * c.cout * c.h * c.w * c.cin * c.k * c.k;
+
+/** GFLOP/s of conv2d's forward pass (NCHW, no bias). */
+export async function oursConv2dGflops(gpu: Gpu, c: Conv2dCase): Promise<number> {
+  const x = randn([c.batch, c.cin, c.h, c.w], { seed: 1 });
+  const w = randn([c.cout, c.cin, c.k, c.k], { seed: 2 });
+  const padding = (c.k - 1) / 2;
+  const seconds = await timeOp(gpu, () => conv2d(x, w, null, { padding }), c);
+  x.dispose();
+  w.dispose();
+  return convFlops(c) / seconds / 1e9;
+}
+
+/**
+ * GFLOP/s of conv2d's backward pass: the input and weight gradients for a given output
+ * gradient (two convs' worth of FLOPs). The forward pass runs before each timed backward and
+ * is not timed; each run ends with a GPU sync.
+ */
+export async function oursConv2dBackwardGflops(gpu: Gpu, c: Conv2dCase): Promise<number> {
+  const x = randn([c.batch, c.cin, c.h, c.w], { seed: 1 }).requireGrad();
+  const w = randn([c.cout, c.cin, c.k, c.k], { seed: 2 }).requireGrad();
+  const g = randn([c.batch, c.cout, c.h, c.w], { seed: 3 });
+  const padding = (c.k - 1) / 2;
+  let seconds = 0;
+  const warmup = c.warmup ?? 1;
+  const iters = c.iters ?? 3;
+  for (let i = 0; i < warmup + iters; i++) {
+    const y = conv2d(x, w, null, { padding });
+    await gpu.sync();
+    const t0 = performance.now();
+    backward(y, g);
+    await gpu.sync();
+    if (i >= warmup) seconds += (performance.now() - t0) / 1000;
+    for (const t of [y, x.grad, w.grad]) t?.dispose();
+    x.grad = null;
+    w.grad = null;
+  }
+  for (const t of [x, w, g]) t.dispose();
+  return (2 * convFlops(c) * iters) / seconds / 1e9;
 }

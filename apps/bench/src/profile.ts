@@ -77,7 +77,10 @@ export const PROFILE_MODELS: Record<string, () => ProfileModel> = { mlp };
 
 function table(title: string, times: KernelTime[]): string {
   const total = times.reduce((p, t) => p + t.ms, 0);
-  const lines = [`${title}: ${total.toFixed(2)} ms GPU time`, '  kernel                       calls        ms     share'];
+  const lines = [
+    `${title}: ${total.toFixed(2)} ms GPU time`,
+    '  kernel                       calls        ms     share',
+  ];
   for (const t of times) {
     lines.push(
       `  ${t.kernel.padEnd(26)} ${String(t.dispatches).padStart(6)} ${t.ms.toFixed(3).padStart(9)} ${((100 * t.ms) / total).toFixed(1).padStart(8)}%`,
@@ -86,9 +89,15 @@ function table(title: string, times: KernelTime[]): string {
   return lines.join('\n');
 }
 
-export async function runProfile(gpu: Gpu, name: string): Promise<{ train: KernelTime[]; sample: KernelTime[] }> {
+export async function runProfile(
+  gpu: Gpu,
+  name: string,
+): Promise<{ train: KernelTime[]; sample: KernelTime[] }> {
   const make = PROFILE_MODELS[name];
-  if (!make) throw new Error(`unknown model "${name}"; available: ${Object.keys(PROFILE_MODELS).join(', ')}`);
+  if (!make)
+    throw new Error(
+      `unknown model "${name}"; available: ${Object.keys(PROFILE_MODELS).join(', ')}`,
+    );
   const model = make();
   // Warm-up: pipelines compiled and buffers pooled before timing.
   model.trainStep();

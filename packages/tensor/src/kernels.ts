@@ -96,5 +96,18 @@ export const K = {
     'scatter_add_rows',
   ),
   matmul: kernel('matmul.wgsl', ['read', 'read', 'write', 'uniform']),
+  conv: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
+    'conv_rows_plain.wgsl',
+  ]),
+  convSg: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
+    'conv_rows_sg.wgsl',
+  ]),
+  convPack: kernel('conv_pack.wgsl', ['read', 'write', 'uniform']),
+  convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
+    'conv_rows_plain.wgsl',
+  ]),
+  convWgradSg: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
+    'conv_rows_sg.wgsl',
+  ]),
   random: kernel('random.wgsl', ['write', 'read', 'uniform'], 64, 'main', ['lib/trig.wgsl']),
 } as const;

@@ -15,6 +15,7 @@ export interface OpRow {
     | 'reduce'
     | 'composite'
     | 'matmul'
+    | 'conv'
     | 'layout'
     | 'random'
     | 'create';
@@ -52,6 +53,11 @@ const binaryRows: OpRow[] = Object.entries(BINARY).map(([name, row]) => ({
 const EXACT = { atol: 0, rtol: 0 };
 // Sums in f32 over up to ~1e6 terms: rounding grows like sqrt(K) * eps relative to sum|x|.
 const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
+
+// f32 sums over K = Cin/groups * kh * kw products of values in [-1, 1]: at most
+// K * 2^-24 * max(4, sqrt(K)) absolute (conv.test.ts scales its tolerance with K; this is
+// the bound at K = 150).
+const CONV_TOL = { atol: 1.2e-4, rtol: 1e-6 };
 
 const otherRows: OpRow[] = [
   {
@@ -197,6 +203,26 @@ const otherRows: OpRow[] = [
     backward: 'dA = g op(B)^T, dB = op(A)^T g, sumTo batch',
     domain: '[-1, 1]',
     tol: { atol: 1e-5, rtol: 1e-5 },
+  },
+  {
+    name: 'conv2d',
+    kind: 'conv',
+    kernel:
+      'conv.wgsl:main (implicit GEMM, ROWS channels x 4 pixels; conv_rows_sg/plain.wgsl) + conv_pack.wgsl; fill + copy.wgsl for padding',
+    reference: 'conv2dRef',
+    backward:
+      'dx = convTranspose2d (conv.wgsl per output phase), dw = conv_wgrad.wgsl + sum over chunks, db = sum',
+    domain: '[-1, 1], NaN',
+    tol: CONV_TOL,
+  },
+  {
+    name: 'convTranspose2d',
+    kind: 'conv',
+    kernel: 'conv.wgsl:main once per output phase (stride^2) + conv_pack.wgsl (phase taps)',
+    reference: 'convTranspose2dRef',
+    backward: 'dx = conv2d, dw = conv_wgrad.wgsl (roles swapped) + sum, db = sum',
+    domain: '[-1, 1], NaN',
+    tol: CONV_TOL,
   },
   {
     name: 'reshape',

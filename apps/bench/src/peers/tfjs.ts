@@ -274,6 +274,39 @@ export async function tfjsConv2dGflops(opts: Conv2dOpts): Promise<number> {
 }
 
 /**
+ * GFLOP/s of the backward pass of tf.conv2d (stride 1, 'same'): the input gradient
+ * (Conv2DBackpropInput, through tf.conv2dTranspose) and the filter gradient
+ * (Conv2DBackpropFilter, through the engine: tfjs-core has no public op for it) of a given
+ * output gradient dy. Each is one conv's worth of FLOPs: 2 * 2*batch*cout*h*w*cin*k*k per run.
+ */
+export async function tfjsConv2dBackwardGflops(opts: Conv2dOpts): Promise<number> {
+  await initTfjs();
+  const { batch, cin, cout, h, w, k } = opts;
+  const x = tf.randomUniform([batch, h, w, cin], -1, 1, 'float32') as tf.Tensor4D;
+  const filter = tf.randomUniform([k, k, cin, cout], -1, 1, 'float32') as tf.Tensor4D;
+  const dy = tf.randomUniform([batch, h, w, cout], -1, 1, 'float32') as tf.Tensor4D;
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [k, k, cin, cout] };
+  try {
+    const seconds = await timeOp(
+      () =>
+        tf.tidy(() => {
+          tf.conv2dTranspose(dy, filter, [batch, h, w, cin], 1, 'same'); // dL/dx
+          return tf
+            .engine()
+            .runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap);
+        }) as tf.Tensor,
+      opts,
+    );
+    const iters = opts.iters ?? 10;
+    return (2 * (2 * batch * cout * h * w * cin * k * k) * iters) / seconds / 1e9;
+  } finally {
+    x.dispose();
+    filter.dispose();
+    dy.dispose();
+  }
+}
+
+/**
  * Disposes all tfjs tensors and backends, and destroys the device if tfjs created it (a device
  * passed to initTfjs is left alone). initTfjs can be called again afterwards.
  */

@@ -1,3 +1,9 @@
+export {
+  type Conv2dOptions,
+  type ConvTranspose2dOptions,
+  conv2d,
+  convTranspose2d,
+} from './conv.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
 export * from './grad.ts';

@@ -4,3 +4,4 @@ export * from './reduce.ts';
 export * from './matmul.ts';
 export * from './layout.ts';
 export * from './random.ts';
+export * from './conv.ts';

@@ -1,0 +1,702 @@
+/**
+ * 2-D convolution in NCHW with PyTorch semantics: conv2d (cross-correlation) and
+ * convTranspose2d, with stride, zero padding, output padding and groups (dilation 1).
+ *
+ * Three kernels do all of it:
+ * - conv.wgsl: an implicit-GEMM correlation of a zero-padded input with packed weights. It
+ *   runs conv2d's forward, convTranspose2d's forward and hence each one's input gradient
+ *   (conv2d's is a transposed conv, convTranspose2d's a conv).
+ * - conv_pack.wgsl: weights into conv.wgsl's K-major tiles, optionally flipped or with the taps
+ *   of one output phase.
+ * - conv_wgrad.wgsl: both weight gradients, which are the same correlation of the operand on
+ *   the output-pixel grid with the padded other operand, summed over images and pixels.
+ * Padding is materialised once per call (fill + strided copy, O(input)), so the kernels never
+ * bounds-check inside their loops. A transposed conv with stride s runs as s*s stride-1
+ * correlations, one per output phase (py, px), each with the taps of the kernel that reach that
+ * phase: no multiplications by inserted zeros.
+ */
+import { needsGrad, record, save } from '../autograd.ts';
+import { TensorError } from '../errors.ts';
+import type { Gpu } from '../gpu.ts';
+import { K } from '../kernels.ts';
+import { type ConvPair, convPair } from '../reference/conv.ts';
+import { Tensor } from '../tensor.ts';
+import { full } from './elementwise.ts';
+import { stridedCopy } from './layout.ts';
+import { sum } from './reduce.ts';
+import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+
+export interface Conv2dOptions {
+  /** Step between output pixels, in input pixels (default 1). */
+  stride?: ConvPair;
+  /** Zeros added on each side of the input (default 0). */
+  padding?: ConvPair;
+  /** Input and output channels split into this many independent groups (default 1). */
+  groups?: number;
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows/columns at the bottom/right of the output, each < stride (default 0). */
+  outputPadding?: ConvPair;
+}
+
+type Two = [number, number];
+
+/** Output channels per workgroup (1, 4 or 8) for `m` channels per group, up to 8. */
+function rowsUpTo8(m: number): number {
+  if (m >= 5) return 8;
+  if (m >= 2) return 4;
+  return 1;
+}
+
+interface TilePlan {
+  /** Channels per workgroup (the ROWS override): 1, 4, 8 or 16. */
+  rows: number;
+  /** The KFIX override of conv.wgsl: 3 or 1 for an unrolled 3x3 or 1x1 kernel, else 0. */
+  kfix: number;
+}
+
+/**
+ * Tile shape for a correlation with `m` output channels per group and a kh x kw kernel at
+ * column stride sw. The unrolled kernels (KFIX) take 1.5-2.5 s each to compile on lavapipe,
+ * so only the shapes that carry a UNet's work get them: 3x3 at stride 1 with subgroups, in
+ * tiles of 8 channels (32 accumulators fit AVX-512's 32 vector registers: measured 15-30%
+ * faster than 16 channels, whose accumulators spill), and 1x1 at stride 1 in tiles of 16 (more
+ * multiply-adds per loaded input value: 1.6x faster than 8). Everything else shares a few
+ * generic pipelines with at most 8 channels per workgroup.
+ */
+function planTiles(gpu: Gpu, m: number, kh: number, kw: number, sw: number): TilePlan {
+  if (kh === 3 && kw === 3 && sw === 1 && m >= 5 && useSubgroups(gpu)) return { rows: 8, kfix: 3 };
+  if (kh === 1 && kw === 1 && sw === 1 && m >= 9) return { rows: 16, kfix: 1 };
+  return { rows: rowsUpTo8(m), kfix: 0 };
+}
+
+let subgroupsAllowed = true;
+
+/**
+ * Test and benchmark hook (not exported from the package): false forces conv_rows_plain.wgsl
+ * so that the fallback is checked on a device that has subgroups.
+ */
+export function allowConvSubgroups(allow: boolean): void {
+  subgroupsAllowed = allow;
+}
+
+/**
+ * Whether conv_rows_sg.wgsl can be used: subgroups of at least 8 invocations (lavapipe: 8,
+ * most GPUs 32 or 64). SwiftShader's 4-wide subgroups and devices without the feature use
+ * conv_rows_plain.wgsl.
+ */
+function useSubgroups(gpu: Gpu): boolean {
+  if (!subgroupsAllowed) return false;
+  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+  return gpu.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
+}
+
+/**
+ * Invocations per workgroup of conv.wgsl and conv_wgrad.wgsl. Fixed: the workgroup size is a
+ * pipeline constant, and every extra variant of these kernels costs up to seconds of shader
+ * compilation on lavapipe. Lanes past the work of a small problem compute copies and store
+ * nothing.
+ */
+const LANES = 64;
+
+function dims4(t: Tensor, what: string, op: string): [number, number, number, number] {
+  if (t.rank !== 4) {
+    throw new TensorError(`${op}: ${what} must be 4-D, got ${shapeStr(t.shape)}`);
+  }
+  return t.shape as unknown as [number, number, number, number];
+}
+
+function checkPair(v: Two, min: number, what: string, op: string): void {
+  if (!v.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new TensorError(`${op}: ${what} must be integers >= ${min}, got [${v.join(', ')}]`);
+  }
+}
+
+/**
+ * x [N, C, H, W] zero-padded to [N, C, hp, wp] with x at row `top`, column `left` (hp >= H +
+ * top, wp >= W + left). Returns a view of x itself when nothing is added.
+ */
+function padInput(x: Tensor, top: number, left: number, hp: number, wp: number): Tensor {
+  const [N, C, H, W] = x.shape as unknown as [number, number, number, number];
+  if (top === 0 && left === 0 && hp === H && wp === W) return x.view(x.shape, false);
+  const xp = full([N, C, hp, wp], 0, x.gpu);
+  stridedCopy(x, xp, [N * C, H, W], [H * W, W, 1], [hp * wp, wp, 1], 0, top * wp + left);
+  return xp;
+}
+
+interface PackSpec {
+  /** Weights stored as conv_transpose2d's [groups*cg, mg, KH, KW] (else conv2d's). */
+  transposed: boolean;
+  groups: number;
+  mg: number;
+  cg: number;
+  /** Taps of the correlation and where they start in the stored kernel, with signed steps. */
+  kh: number;
+  kw: number;
+  kh0: number;
+  kw0: number;
+  dh: number;
+  dw: number;
+  rows: number;
+}
+
+/** Weights in conv.wgsl's layout [groups, m_tiles, cg*kh*kw, rows] (conv_pack.wgsl). */
+function packWeights(w: Tensor, s: PackSpec): Tensor {
+  const mTiles = Math.ceil(s.mg / s.rows);
+  const k = s.cg * s.kh * s.kw;
+  const n = s.groups * mTiles * k * s.rows;
+  const out = Tensor.empty(w.gpu, [n]);
+  const params = new Int32Array(16);
+  params.set([
+    n,
+    s.rows,
+    k,
+    mTiles,
+    s.mg,
+    s.cg,
+    s.kh,
+    s.kw,
+    w.shape[2] as number,
+    w.shape[3] as number,
+    s.kh0,
+    s.kw0,
+    s.dh,
+    s.dw,
+  ]);
+  w.gpu.dispatch(
+    K.convPack,
+    { TRANSPOSED: s.transposed ? 1 : 0 },
+    [w.buffer, out.buffer],
+    params,
+    workgroupsFor(n),
+  );
+  return out;
+}
+
+/** One dispatch of conv.wgsl: see the header there for the meaning of each field. */
+interface Correlation {
+  xp: Tensor;
+  groups: number;
+  cg: number;
+  mg: number;
+  /** The weights as stored: conv2d's layout, or conv_transpose2d's when `transposed`. */
+  w: Tensor;
+  transposed: boolean;
+  /** Taps of the correlation (kh x kw; 0 taps: the output is the bias), the stored tap that
+   * tap (0, 0) reads and the signed steps between taps (see conv_pack.wgsl). */
+  kh: number;
+  kw: number;
+  k0: Two;
+  step: Two;
+  stride: Two;
+  /** Where tap (0, 0) of output pixel (0, 0) reads xp. */
+  rowOff: number;
+  colOff: number;
+  /** The output grid of this dispatch. */
+  oh: number;
+  ow: number;
+  y: Tensor;
+  /** Output pixel (oy, ox) goes to y[.., oy*osy + py, ox*osx + px]. */
+  outStride: Two;
+  phase: Two;
+  bias: Tensor | null;
+}
+
+/** Packs the weights for one correlation and runs it (conv_pack.wgsl, then conv.wgsl). */
+function correlate(c: Correlation): void {
+  const [N, cTotal, hp, wp] = c.xp.shape as unknown as [number, number, number, number];
+  const [, yC, yH, yW] = c.y.shape as unknown as [number, number, number, number];
+  const q = Math.ceil(c.ow / 4);
+  const quads = N * c.oh * q;
+  if (quads === 0 || c.mg === 0) return;
+  const gpu = c.y.gpu;
+  const [sh, sw] = c.stride;
+  const { rows, kfix } = planTiles(gpu, c.mg, c.kh, c.kw, sw);
+  const xOff = c.rowOff * wp + c.colOff;
+  const mTiles = Math.ceil(c.mg / rows);
+  const tiles = c.groups * mTiles;
+  const lanes = LANES;
+  const laneGroups = Math.ceil(quads / lanes);
+  const packed =
+    c.kh * c.kw === 0
+      ? null
+      : packWeights(c.w, {
+          transposed: c.transposed,
+          groups: c.groups,
+          mg: c.mg,
+          cg: c.cg,
+          kh: c.kh,
+          kw: c.kw,
+          kh0: c.k0[0],
+          kw0: c.k0[1],
+          dh: c.step[0],
+          dw: c.step[1],
+          rows,
+        });
+  const params = uniformBlock([
+    quads,
+    q,
+    c.oh,
+    c.ow,
+    cTotal,
+    hp,
+    wp,
+    c.cg,
+    c.mg,
+    mTiles,
+    laneGroups,
+    c.kh,
+    c.kw,
+    sh,
+    sw,
+    xOff,
+    yC,
+    yH,
+    yW,
+    c.outStride[0],
+    c.outStride[1],
+    c.phase[0] * yW + c.phase[1],
+    c.bias ? 1 : 0,
+    tiles,
+  ]);
+  gpu.dispatch(
+    { ...(useSubgroups(gpu) ? K.convSg : K.conv), workgroupSize: lanes },
+    { ROWS: rows, SLIDE: sw === 1 ? 1 : 0, KFIX: kfix },
+    [
+      c.xp.buffer,
+      packed ? packed.buffer : gpu.dummy,
+      c.bias ? c.bias.buffer : gpu.dummy,
+      c.y.buffer,
+    ],
+    params,
+    tiles * laneGroups,
+  );
+  packed?.dispose();
+}
+
+/**
+ * A 1x1 stride-1 correlation without padding is a per-image matmul: each plane is treated as
+ * one long row, so quads of 4 pixels never straddle short rows.
+ */
+function isFlat(kh: number, kw: number, stride: Two, padding: Two): boolean {
+  return (
+    kh === 1 &&
+    kw === 1 &&
+    stride[0] === 1 &&
+    stride[1] === 1 &&
+    padding[0] === 0 &&
+    padding[1] === 0
+  );
+}
+
+/** [N, C, H, W] viewed as [N, C, 1, H*W] (a handle to dispose). */
+const flatView = (t: Tensor) => {
+  const [N, C, H, W] = t.shape as unknown as [number, number, number, number];
+  return t.view([N, C, 1, H * W], false);
+};
+
+/** conv2d without autograd: x [N, Cin, H, W], w [Cout, Cin/G, KH, KW]. */
+function conv2dRaw(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  stride: Two,
+  padding: Two,
+  groups: number,
+): Tensor {
+  const [N, , H, W] = x.shape as unknown as [number, number, number, number];
+  const [Cout, cg, KH, KW] = w.shape as unknown as [number, number, number, number];
+  const [ph, pw] = padding;
+  const OH = Math.floor((H + 2 * ph - KH) / stride[0]) + 1;
+  const OW = Math.floor((W + 2 * pw - KW) / stride[1]) + 1;
+  const y = Tensor.empty(x.gpu, [N, Cout, OH, OW]);
+  const flat = isFlat(KH, KW, stride, padding);
+  const xp = flat ? flatView(x) : padInput(x, ph, pw, H + 2 * ph, W + 2 * pw);
+  const yout = flat ? flatView(y) : y;
+  correlate({
+    xp,
+    groups,
+    cg,
+    mg: Cout / groups,
+    w,
+    transposed: false,
+    kh: KH,
+    kw: KW,
+    k0: [0, 0],
+    step: [1, 1],
+    stride: flat ? [1, 1] : stride,
+    rowOff: 0,
+    colOff: 0,
+    oh: flat ? 1 : OH,
+    ow: flat ? OH * OW : OW,
+    y: yout,
+    outStride: [1, 1],
+    phase: [0, 0],
+    bias,
+  });
+  xp.dispose();
+  if (yout !== y) yout.dispose();
+  return y;
+}
+
+/** The output phases of a strided transposed conv along one axis. */
+interface Phase {
+  /** Output index offset (py) and the number of outputs in this phase. */
+  p: number;
+  count: number;
+  /** Taps of the kernel that reach this phase, the last of them, and where they read x. */
+  taps: number;
+  k0: number;
+  off: number;
+}
+
+function phases(size: number, inSize: number, k: number, s: number, pad: number) {
+  const list: Phase[] = [];
+  for (let p = 0; p < s; p++) {
+    const count = Math.ceil((size - p) / s);
+    if (count <= 0) continue;
+    // Output o = p + s*t takes kernel taps kh = r + s*j (r = (p + pad) mod s) from input rows
+    // iy = t + e - j, e = floor((p + pad) / s). As a correlation, tap j' = taps-1-j reads row
+    // t + (e - taps + 1) + j'.
+    const r = (p + pad) % s;
+    const taps = r < k ? Math.ceil((k - r) / s) : 0;
+    const e = Math.floor((p + pad) / s);
+    list.push({ p, count, taps, k0: r + s * (taps - 1), off: e - taps + 1 });
+  }
+  // Zero rows in front so that every read index is >= 0, and behind so that every read is in.
+  const used = list.filter((f) => f.taps > 0);
+  const before = Math.max(0, ...used.map((f) => -f.off));
+  const extent = Math.max(
+    inSize + before,
+    ...used.map((f) => f.count - 1 + f.off + before + f.taps),
+  );
+  return { list, before, extent };
+}
+
+/** convTranspose2d without autograd: x [N, Cin, H, W], w [Cin, Cout/G, KH, KW]. */
+function convTranspose2dRaw(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  stride: Two,
+  padding: Two,
+  outputPadding: Two,
+  groups: number,
+): Tensor {
+  const [N, Cin, H, W] = x.shape as unknown as [number, number, number, number];
+  const [, mg, KH, KW] = w.shape as unknown as [number, number, number, number];
+  const [sh, sw] = stride;
+  const OH = (H - 1) * sh - 2 * padding[0] + KH + outputPadding[0];
+  const OW = (W - 1) * sw - 2 * padding[1] + KW + outputPadding[1];
+  const y = Tensor.empty(x.gpu, [N, mg * groups, OH, OW]);
+  const common = { groups, cg: Cin / groups, mg, w, transposed: true, bias };
+  if (isFlat(KH, KW, stride, padding)) {
+    const xp = flatView(x);
+    const yout = flatView(y);
+    correlate({
+      ...common,
+      xp,
+      kh: 1,
+      kw: 1,
+      k0: [0, 0],
+      step: [1, 1],
+      stride: [1, 1],
+      rowOff: 0,
+      colOff: 0,
+      oh: 1,
+      ow: H * W,
+      y: yout,
+      outStride: [1, 1],
+      phase: [0, 0],
+    });
+    xp.dispose();
+    yout.dispose();
+    return y;
+  }
+  const ry = phases(OH, H, KH, sh, padding[0]);
+  const rx = phases(OW, W, KW, sw, padding[1]);
+  const xp = padInput(x, ry.before, rx.before, ry.extent, rx.extent);
+  for (const fy of ry.list) {
+    for (const fx of rx.list) {
+      const none = fy.taps * fx.taps === 0; // no tap reaches this phase: bias only
+      correlate({
+        ...common,
+        xp,
+        kh: none ? 0 : fy.taps,
+        kw: none ? 0 : fx.taps,
+        k0: [fy.k0, fx.k0],
+        step: [-sh, -sw],
+        stride: [1, 1],
+        rowOff: none ? 0 : fy.off + ry.before,
+        colOff: none ? 0 : fx.off + rx.before,
+        oh: fy.count,
+        ow: fx.count,
+        y,
+        outStride: [sh, sw],
+        phase: [fy.p, fx.p],
+      });
+    }
+  }
+  xp.dispose();
+  return y;
+}
+
+/**
+ * The weight gradient shared by both convolutions:
+ * out[g*ag + a, c, i, j] = sum_{n, oy, ox} a[n, g*ag + a, oy, ox] *
+ *   bp[n, g*bg + c, oy*sh + i, ox*sw + j], with bp already zero-padded. Returns [A_C, bg, kh, kw].
+ */
+function weightGrad(
+  a: Tensor,
+  bp: Tensor,
+  groups: number,
+  kh: number,
+  kw: number,
+  stride: Two,
+): Tensor {
+  const [N, aC, aH, aW] = a.shape as unknown as [number, number, number, number];
+  const [, bC, hp, wp] = bp.shape as unknown as [number, number, number, number];
+  const ag = aC / groups;
+  const bg = bC / groups;
+  const [sh, sw] = stride;
+  const gpu = a.gpu;
+  if (N * aH * aW === 0) return full([aC, bg, kh, kw], 0, gpu);
+  const slide = sw === 1 && kw >= 2;
+  const kwq = Math.ceil(kw / 4);
+  const eTotal = bg * kh * kw;
+  const items = slide ? bg * kh * kwq : Math.ceil(eTotal / 4);
+  const lanes = LANES;
+  // Few items (without the sliding window): spare lanes take pixel phases, in blocks of whole
+  // subgroups (phases must divide the row length aW).
+  const sgSize = Math.max(
+    8,
+    (gpu.adapterInfo as { subgroupMaxSize?: number }).subgroupMaxSize ?? 8,
+  );
+  let ipw = lanes;
+  let phases = 1;
+  if (!slide && items * 2 <= lanes) {
+    ipw = Math.ceil(items / sgSize) * sgSize;
+    for (let p = 2; p * ipw <= lanes; p *= 2) if (aW % p === 0) phases = p;
+    if (phases === 1) ipw = lanes;
+  }
+  const laneGroups = Math.ceil(items / ipw);
+  // 16-channel tiles (slow to compile; 15-30% faster here than 8) for the shapes that carry a
+  // UNet's work, as in planTiles.
+  const sg = useSubgroups(gpu);
+  const hot = (kh === 3 && kw === 3 && sw === 1 && sg) || (kh === 1 && kw === 1 && sw === 1);
+  const rows = ag >= 9 && hot ? 16 : rowsUpTo8(ag);
+  const aTiles = Math.ceil(ag / rows);
+  const tiles = groups * aTiles;
+  const rowsTotal = N * aH;
+  // Split the reduction over (image, row) so that there are enough workgroups for every core,
+  // but keep each chunk long (a few hundred pixels) so the partial sums stay few.
+  const perChunkMin = Math.ceil(256 / Math.max(aW, 1));
+  const chunks = Math.max(
+    1,
+    Math.min(Math.ceil(rowsTotal / perChunkMin), Math.ceil(192 / (tiles * laneGroups))),
+  );
+  const rowsPerChunk = Math.ceil(rowsTotal / chunks);
+  const realChunks = Math.ceil(rowsTotal / rowsPerChunk);
+  const partial = Tensor.empty(gpu, [realChunks * phases, aC, eTotal]);
+  const params = uniformBlock([
+    rowsTotal,
+    aH,
+    aW,
+    aC,
+    ag,
+    aTiles,
+    bg,
+    bC,
+    hp,
+    wp,
+    kh,
+    kw,
+    sh,
+    sw,
+    0,
+    items,
+    laneGroups,
+    rowsPerChunk,
+    kwq,
+    tiles,
+    eTotal,
+    realChunks,
+    ipw,
+    phases,
+  ]);
+  gpu.dispatch(
+    { ...(sg ? K.convWgradSg : K.convWgrad), workgroupSize: lanes },
+    { ROWS: rows, SLIDE: slide ? 1 : 0 },
+    [a.buffer, bp.buffer, partial.buffer],
+    params,
+    realChunks * tiles * laneGroups,
+  );
+  const total = realChunks * phases === 1 ? partial : sum(partial, 0);
+  const out = total.view([aC, bg, kh, kw]);
+  partial.dispose();
+  total.dispose();
+  return out;
+}
+
+interface Checked {
+  stride: Two;
+  padding: Two;
+  groups: number;
+}
+
+function checkCommon(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  biasSize: number,
+  options: Conv2dOptions,
+): Checked {
+  const stride = convPair(options.stride, 1);
+  const padding = convPair(options.padding, 0);
+  const groups = options.groups ?? 1;
+  checkPair(stride, 1, 'stride', op);
+  checkPair(padding, 0, 'padding', op);
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new TensorError(`${op}: groups must be an integer >= 1, got ${groups}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== biasSize)) {
+    throw new TensorError(`${op}: bias must be [${biasSize}], got ${shapeStr(bias.shape)}`);
+  }
+  for (const t of bias ? [w, bias] : [w]) {
+    if (t.gpu !== x.gpu) throw new TensorError(`${op}: tensors live on different GPU devices`);
+  }
+  return { stride, padding, groups };
+}
+
+/**
+ * PyTorch's F.conv2d: x [N, Cin, H, W], w [Cout, Cin/groups, KH, KW], bias [Cout] or null;
+ * returns [N, Cout, floor((H + 2ph - KH)/sh) + 1, floor((W + 2pw - KW)/sw) + 1].
+ * NaN and Inf in x reach exactly the outputs whose window holds them. The zero padding is
+ * multiplied like data (as PyTorch's im2col path), so a NaN weight also turns the outputs
+ * whose tap falls on padding into NaN.
+ */
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
+  const op = 'conv2d';
+  const [, Cin, H, W] = dims4(x, 'x', op);
+  const [Cout, cg, KH, KW] = dims4(w, 'w', op);
+  const { stride, padding, groups } = checkCommon(op, x, w, bias, Cout, options);
+  if (cg * groups !== Cin || Cout % groups !== 0) {
+    throw new TensorError(
+      `conv2d: x ${shapeStr(x.shape)} and w ${shapeStr(w.shape)} do not fit groups=${groups} ` +
+        `(need Cin = w.shape[1] * groups and Cout divisible by groups)`,
+    );
+  }
+  if (H + 2 * padding[0] < KH || W + 2 * padding[1] < KW || KH < 1 || KW < 1) {
+    throw new TensorError(
+      `conv2d: kernel ${KH}x${KW} is larger than the padded input ${H + 2 * padding[0]}x${W + 2 * padding[1]}`,
+    );
+  }
+  const y = conv2dRaw(x, w, bias, stride, padding, groups);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  if (needsGrad(inputs)) {
+    const xs = save(x);
+    const ws = save(w);
+    const [OH, OW] = [y.shape[2] as number, y.shape[3] as number];
+    // Rows/columns of x that the strided windows skip at the end come back as output padding.
+    const outputPadding: Two = [
+      H - ((OH - 1) * stride[0] - 2 * padding[0] + KH),
+      W - ((OW - 1) * stride[1] - 2 * padding[1] + KW),
+    ];
+    const wantX = x.requiresGrad;
+    const wantW = w.requiresGrad;
+    const wantB = bias?.requiresGrad ?? false;
+    record(
+      y,
+      inputs,
+      (g) => {
+        const gx = wantX
+          ? convTranspose2dRaw(g, ws, null, stride, padding, outputPadding, groups)
+          : null;
+        let gw: Tensor | null = null;
+        if (wantW) {
+          const flat = isFlat(KH, KW, stride, padding);
+          const a = flat ? g.view([g.shape[0] as number, Cout, 1, OH * OW], false) : g;
+          const bp = flat
+            ? xs.view([xs.shape[0] as number, Cin, 1, H * W], false)
+            : padInput(xs, padding[0], padding[1], H + 2 * padding[0], W + 2 * padding[1]);
+          gw = weightGrad(a, bp, groups, KH, KW, flat ? [1, 1] : stride);
+          bp.dispose();
+          if (a !== g) a.dispose();
+        }
+        const gb = wantB ? sum(g, [0, 2, 3]) : null;
+        return [gx, gw, gb];
+      },
+      [xs, ws],
+    );
+  }
+  return y;
+}
+
+/**
+ * PyTorch's F.conv_transpose2d: x [N, Cin, H, W], w [Cin, Cout/groups, KH, KW], bias [Cout]
+ * or null; returns [N, Cout, (H-1)*sh - 2ph + KH + oph, (W-1)*sw - 2pw + KW + opw]. The
+ * gradient of conv2d with respect to its input.
+ */
+export function convTranspose2d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null = null,
+  options: ConvTranspose2dOptions = {},
+): Tensor {
+  const op = 'convTranspose2d';
+  const [, Cin, H, W] = dims4(x, 'x', op);
+  const [wIn, mg, KH, KW] = dims4(w, 'w', op);
+  const groups0 = options.groups ?? 1;
+  const { stride, padding, groups } = checkCommon(op, x, w, bias, mg * groups0, options);
+  const outputPadding = convPair(options.outputPadding, 0);
+  checkPair(outputPadding, 0, 'outputPadding', op);
+  if (wIn !== Cin || Cin % groups !== 0) {
+    throw new TensorError(
+      `convTranspose2d: x ${shapeStr(x.shape)} and w ${shapeStr(w.shape)} do not fit ` +
+        `groups=${groups} (need w.shape[0] = Cin, divisible by groups)`,
+    );
+  }
+  if (outputPadding[0] >= stride[0] || outputPadding[1] >= stride[1]) {
+    throw new TensorError(
+      `convTranspose2d: outputPadding [${outputPadding.join(', ')}] must be smaller than stride [${stride.join(', ')}]`,
+    );
+  }
+  const OH = (H - 1) * stride[0] - 2 * padding[0] + KH + outputPadding[0];
+  const OW = (W - 1) * stride[1] - 2 * padding[1] + KW + outputPadding[1];
+  if (OH < 1 || OW < 1 || KH < 1 || KW < 1) {
+    throw new TensorError(`convTranspose2d: the output would be ${OH}x${OW}`);
+  }
+  const y = convTranspose2dRaw(x, w, bias, stride, padding, outputPadding, groups);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  if (needsGrad(inputs)) {
+    const xs = save(x);
+    const ws = save(w);
+    const wantX = x.requiresGrad;
+    const wantW = w.requiresGrad;
+    const wantB = bias?.requiresGrad ?? false;
+    record(
+      y,
+      inputs,
+      (g) => {
+        const gx = wantX ? conv2dRaw(g, ws, null, stride, padding, groups) : null;
+        let gw: Tensor | null = null;
+        if (wantW) {
+          const gp = padInput(g, padding[0], padding[1], OH + 2 * padding[0], OW + 2 * padding[1]);
+          gw = weightGrad(xs, gp, groups, KH, KW, stride);
+          gp.dispose();
+        }
+        const gb = wantB ? sum(g, [0, 2, 3]) : null;
+        return [gx, gw, gb];
+      },
+      [xs, ws],
+    );
+  }
+  return y;
+}

@@ -1,0 +1,417 @@
+/**
+ * conv2d and convTranspose2d against the float64 references: odd and size-1 shapes, strides,
+ * paddings, kernel sizes 1-5, groups and depthwise, output phases of strided transposed convs,
+ * NaN, a fold past 65,535 workgroups, gradients by central differences, EDM's resampling
+ * filters, and the kernels without subgroups.
+ */
+import {
+  backward,
+  type Conv2dOptions,
+  type ConvTranspose2dOptions,
+  conv2d,
+  convTranspose2d,
+  type Gpu,
+  mul,
+  scope,
+  sum,
+  tensor,
+} from '@pfgmpp/tensor/node';
+import { conv2dRef, convTranspose2dRef, type NDArray, nd } from '@pfgmpp/tensor/reference';
+import {
+  expectClose,
+  GPU_SKIP_REASON,
+  gpuGrads,
+  numericGrad,
+  testGpu,
+  type Tol,
+  uniformValues,
+} from '@pfgmpp/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowConvSubgroups } from '../src/ops/conv.ts';
+
+const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
+const up = (x: NDArray) => tensor(f32(x.data), x.shape);
+const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+const rand = (shape: number[], seed: number) => nd(shape, uniformValues(size(shape), -1, 1, seed));
+
+/**
+ * Each output is a float32 sum of K products of values in [-1, 1] (plus a bias). Every addition
+ * rounds by at most 2^-24 times the running sum, and the running sums stay below
+ * max(4, sqrt(K)) here (random signs: their spread grows like sqrt(K)/3), so K additions are
+ * off by at most K * 2^-24 * max(4, sqrt(K)); rtol covers large outputs.
+ */
+function convTol(k: number): Tol {
+  return { atol: k * 2 ** -24 * Math.max(4, Math.sqrt(k)) + 1e-7, rtol: 1e-6 };
+}
+// Finite differences of the float64 reference (h = 1e-6: error ~1e-9) against float32 backward
+// passes whose sums run over at most a few hundred products.
+const GRAD_TOL = { atol: 2e-5, rtol: 1e-4 };
+
+type Two = [number, number];
+interface Case {
+  x: number[];
+  /** conv2d: [Cout, Cin/groups, kh, kw]; convTranspose2d: [Cin, Cout/groups, kh, kw]. */
+  w: number[];
+  stride?: number | Two;
+  padding?: number | Two;
+  outputPadding?: number | Two;
+  groups?: number;
+  bias?: boolean;
+}
+
+const CONV_CASES: Case[] = [
+  { x: [2, 3, 7, 5], w: [4, 3, 3, 3], padding: 1, bias: true }, // primes, odd channel counts
+  { x: [1, 1, 1, 1], w: [1, 1, 1, 1] }, // everything 1
+  { x: [1, 1, 1, 1], w: [2, 1, 3, 3], padding: 1, bias: true }, // 1x1 image, 3x3 kernel
+  { x: [2, 4, 11, 13], w: [20, 2, 3, 3], stride: 2, padding: 1, groups: 2 }, // stride 2, odd
+  { x: [1, 5, 13, 7], w: [17, 5, 1, 1], bias: true }, // 1x1 (one long row per plane)
+  { x: [1, 4, 7, 9], w: [8, 4, 1, 1], stride: 2 }, // 1x1 strided
+  { x: [1, 5, 13, 7], w: [17, 5, 5, 5], padding: 2 }, // 5x5, two channel tiles
+  { x: [2, 3, 9, 9], w: [6, 3, 2, 2] }, // 2x2, padding 0
+  { x: [1, 2, 10, 9], w: [3, 2, 4, 4], stride: 2, padding: 2 }, // 4x4, padding 2
+  { x: [1, 2, 6, 5], w: [3, 2, 3, 3], padding: 2, bias: true }, // padding 2 > needed
+  { x: [1, 3, 6, 6], w: [7, 3, 3, 3], padding: 1 }, // 7 channels: tiles of 8
+  { x: [1, 8, 9, 7], w: [36, 4, 3, 3], padding: 1, groups: 2, bias: true }, // 18 per group
+  { x: [2, 3, 11, 8], w: [5, 3, 3, 5], stride: [2, 1], padding: [0, 2] }, // asymmetric
+  { x: [1, 2, 9, 10], w: [4, 2, 3, 2], stride: [1, 3], padding: [2, 0], bias: true },
+  { x: [2, 6, 8, 8], w: [6, 1, 4, 4], stride: 2, padding: 1, groups: 6 }, // depthwise down
+  { x: [1, 5, 7, 6], w: [5, 1, 3, 3], padding: 1, groups: 5, bias: true }, // depthwise 3x3
+  { x: [1, 3, 5, 5], w: [6, 1, 3, 3], padding: 1, groups: 3 }, // channel multiplier 2
+];
+
+const CONVT_CASES: Case[] = [
+  { x: [1, 1, 1, 1], w: [1, 1, 1, 1] },
+  { x: [2, 3, 5, 4], w: [3, 4, 3, 3], padding: 1, bias: true },
+  { x: [2, 4, 5, 6], w: [4, 3, 3, 3], stride: 2, padding: 1, outputPadding: 1, groups: 2 },
+  { x: [2, 6, 4, 5], w: [6, 1, 4, 4], stride: 2, padding: 1, groups: 6 }, // depthwise up
+  { x: [1, 3, 3, 3], w: [3, 5, 2, 2], stride: 2 },
+  // Stride 3 with a 2-wide kernel: output phase 2 gets no taps (bias only).
+  { x: [1, 2, 3, 4], w: [2, 3, 2, 2], stride: 3, bias: true },
+  { x: [1, 2, 6, 6], w: [2, 3, 3, 3], stride: 2, padding: 2, outputPadding: 1 }, // p > k-1
+  { x: [2, 3, 5, 7], w: [3, 4, 3, 2], stride: [2, 1], padding: [1, 0], outputPadding: [1, 0] },
+  { x: [1, 5, 7, 3], w: [5, 9, 1, 1], bias: true }, // 1x1
+  { x: [1, 3, 4, 5], w: [3, 2, 1, 1], stride: 2, outputPadding: 1 }, // 1x1 strided
+  { x: [1, 4, 5, 5], w: [4, 17, 3, 3], padding: 1 }, // two channel tiles, unrolled 3x3
+  { x: [1, 4, 6, 5], w: [4, 6, 5, 5], stride: 2, padding: 2, outputPadding: 1, groups: 2 },
+];
+
+function label(kind: string, c: Case): string {
+  return `${kind} x[${c.x}] w[${c.w}] s${c.stride ?? 1} p${c.padding ?? 0} op${c.outputPadding ?? 0} g${c.groups ?? 1}${c.bias ? ' +b' : ''}`;
+}
+
+function opts(c: Case): ConvTranspose2dOptions {
+  const o: ConvTranspose2dOptions = {};
+  if (c.stride !== undefined) o.stride = c.stride;
+  if (c.padding !== undefined) o.padding = c.padding;
+  if (c.outputPadding !== undefined) o.outputPadding = c.outputPadding;
+  if (c.groups !== undefined) o.groups = c.groups;
+  return o;
+}
+
+/** Products summed per output: input channels per group times kernel taps. */
+function termsOf(kind: 'conv' | 'convT', c: Case): number {
+  const [, , kh, kw] = c.w as [number, number, number, number];
+  const cg = kind === 'conv' ? (c.w[1] as number) : (c.x[1] as number) / (c.groups ?? 1);
+  return cg * kh * kw;
+}
+
+async function checkForward(kind: 'conv' | 'convT', c: Case, seed: number): Promise<void> {
+  const X = rand(c.x, seed);
+  const W = rand(c.w, seed + 1);
+  const cout = kind === 'conv' ? (c.w[0] as number) : (c.w[1] as number) * (c.groups ?? 1);
+  const B = c.bias ? rand([cout], seed + 2) : null;
+  const o = opts(c);
+  const y = scope(() =>
+    kind === 'conv'
+      ? conv2d(up(X), up(W), B ? up(B) : null, o as Conv2dOptions)
+      : convTranspose2d(up(X), up(W), B ? up(B) : null, o),
+  );
+  const ref = kind === 'conv' ? conv2dRef(X, W, B, o) : convTranspose2dRef(X, W, B, o);
+  expect(y.shape).toEqual(ref.shape);
+  expectClose(await y.read(), f32(ref.data), convTol(termsOf(kind, c)), label(kind, c));
+  y.dispose();
+}
+
+/** Gradients of sum(f(x, w, b) * G) on the GPU against central differences of the reference. */
+async function checkGrads(kind: 'conv' | 'convT', c: Case, seed: number): Promise<void> {
+  const X = rand(c.x, seed);
+  const W = rand(c.w, seed + 1);
+  const cout = kind === 'conv' ? (c.w[0] as number) : (c.w[1] as number) * (c.groups ?? 1);
+  const inputs = c.bias ? [X, W, rand([cout], seed + 2)] : [X, W];
+  const o = opts(c);
+  const ref = (xs: NDArray[]) =>
+    kind === 'conv'
+      ? conv2dRef(xs[0]!, xs[1]!, xs[2] ?? null, o)
+      : convTranspose2dRef(xs[0]!, xs[1]!, xs[2] ?? null, o);
+  const G = uniformValues(size(ref(inputs).shape), -1, 1, seed + 3);
+  const expected = numericGrad(ref, inputs, G);
+  const got = await gpuGrads(
+    (t) =>
+      kind === 'conv'
+        ? conv2d(t[0]!, t[1]!, t[2] ?? null, o as Conv2dOptions)
+        : convTranspose2d(t[0]!, t[1]!, t[2] ?? null, o),
+    inputs,
+    G,
+  );
+  ['dx', 'dw', 'db'].slice(0, inputs.length).forEach((name, i) => {
+    expectClose(got[i]!, expected[i]!, GRAD_TOL, `${label(kind, c)} ${name}`);
+  });
+}
+
+describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await testGpu();
+  });
+
+  it('conv2d matches the reference: odd sizes, size 1, strides, paddings, kernels 1-5, groups, depthwise', async () => {
+    for (const [i, c] of CONV_CASES.entries()) await checkForward('conv', c, 10 * i);
+  });
+
+  it('convTranspose2d matches the reference: stride 2 and 3, outputPadding, groups, depthwise', async () => {
+    for (const [i, c] of CONVT_CASES.entries()) await checkForward('convT', c, 10 * i + 5);
+  });
+
+  it('propagates NaN exactly to the outputs whose window holds it', async () => {
+    const X = rand([1, 2, 6, 7], 1);
+    X.data[(1 * 6 + 2) * 7 + 3] = Number.NaN; // channel 1, row 2, column 3
+    const W = rand([3, 2, 3, 3], 2);
+    const y = scope(() => conv2d(up(X), up(W), null, { padding: 1 }));
+    const ref = conv2dRef(X, W, null, { padding: 1 });
+    const values = await y.read();
+    expect(values.filter(Number.isNaN).length).toBe(3 * 9); // 3 channels x 3x3 neighbourhood
+    expectClose(values, f32(ref.data), convTol(18), 'NaN in x (conv)');
+    const WT = rand([2, 3, 3, 3], 3);
+    const yt = scope(() => convTranspose2d(up(X), up(WT), null, { stride: 2, padding: 1 }));
+    const reft = convTranspose2dRef(X, WT, null, { stride: 2, padding: 1 });
+    expectClose(await yt.read(), f32(reft.data), convTol(18), 'NaN in x (convT)');
+    // A NaN weight makes its whole output channel NaN. (Without padding: where a tap reads
+    // the zero padding, 0 * NaN gives NaN here as in PyTorch's im2col path, while the reference
+    // skips padded taps.)
+    const W2 = rand([3, 2, 3, 3], 4);
+    W2.data[20] = Number.NaN; // output channel 1
+    const Xok = rand([1, 2, 6, 7], 5);
+    const y2 = scope(() => conv2d(up(Xok), up(W2)));
+    const v2 = await y2.read();
+    expect(v2.slice(20, 40).every(Number.isNaN)).toBe(true);
+    expectClose(v2, f32(conv2dRef(Xok, W2, null).data), convTol(18), 'NaN in w');
+  });
+
+  it('folds more than 65,535 workgroups: depthwise over 70,000 channels, forward and weight gradient', async () => {
+    // One channel per workgroup (depthwise tiles hold 1 channel): 70,000 workgroups in
+    // conv.wgsl and in conv_wgrad.wgsl. (The input gradient runs conv.wgsl again.)
+    const C = 70_000;
+    const X = rand([1, C, 1, 1], 7);
+    const W = rand([C, 1, 1, 1], 8);
+    const G = uniformValues(C, -1, 1, 10);
+    const x = up(X);
+    const w = up(W).requireGrad();
+    const y = scope(() => {
+      const out = conv2d(x, w, null, { groups: C });
+      backward(sum(mul(out, tensor(f32(G), out.shape))));
+      return out.detach();
+    });
+    const expected = X.data.map((v, i) => v * (W.data[i] as number));
+    expectClose(await y.read(), f32(expected), convTol(1), 'forward');
+    expectClose(
+      await w.grad!.read(),
+      f32(G.map((g, i) => g * (X.data[i] as number))),
+      convTol(1),
+      'dw',
+    );
+    for (const t of [x, w, y]) t.dispose();
+  });
+
+  it('rejects shapes and options that do not fit, naming them', () => {
+    const x = tensor(new Float32Array(2 * 4 * 5 * 5), [2, 4, 5, 5]);
+    const w = (s: number[]) => tensor(new Float32Array(size(s)), s);
+    expect(() => conv2d(x, w([3, 3, 3, 3]))).toThrow(/do not fit groups=1/);
+    expect(() => conv2d(x, w([3, 2, 3, 3]), null, { groups: 2 })).toThrow(/divisible/);
+    expect(() => conv2d(x, w([4, 4, 7, 7]))).toThrow(/larger than the padded input/);
+    expect(() => conv2d(x, w([4, 4, 3, 3]), w([3]))).toThrow(/bias must be \[4\]/);
+    expect(() => conv2d(x, w([4, 4, 3, 3]), null, { stride: 0 })).toThrow(/stride/);
+    expect(() => conv2d(x, w([4, 4, 3, 3]), null, { padding: [1, -1] })).toThrow(/padding/);
+    expect(() => conv2d(w([4, 5, 5]), w([4, 4, 3, 3]))).toThrow(/x must be 4-D/);
+    expect(() => convTranspose2d(x, w([4, 2, 3, 3]), null, { outputPadding: 1 })).toThrow(
+      /smaller than stride/,
+    );
+    expect(() => convTranspose2d(x, w([3, 2, 3, 3]))).toThrow(/w.shape\[0\] = Cin/);
+  });
+
+  it('an empty batch gives empty outputs and zero weight gradients', async () => {
+    const x = tensor(new Float32Array(0), [0, 2, 5, 5]);
+    const w = tensor(new Float32Array(3 * 2 * 9).fill(1), [3, 2, 3, 3]).requireGrad();
+    const y = conv2d(x, w, null, { padding: 1 });
+    expect(y.shape).toEqual([0, 3, 5, 5]);
+    scope(() => backward(y, tensor(new Float32Array(0), y.shape)));
+    expect(Array.from(await w.grad!.read())).toEqual(new Array(54).fill(0));
+    const wt = tensor(new Float32Array(2 * 3 * 9), [2, 3, 3, 3]);
+    expect(convTranspose2d(x, wt, null, { stride: 2 }).shape).toEqual([0, 3, 11, 11]);
+    for (const t of [x, w, y, wt]) t.dispose();
+  });
+
+  const CONV_GRAD_CASES: Case[] = [
+    { x: [2, 4, 5, 6], w: [6, 2, 3, 3], stride: 2, padding: 1, groups: 2, bias: true },
+    { x: [1, 3, 4, 5], w: [4, 3, 1, 1], bias: true }, // 1x1
+    { x: [1, 3, 6, 5], w: [3, 1, 4, 4], stride: 2, padding: 1, groups: 3 }, // depthwise down
+    { x: [1, 2, 7, 6], w: [5, 2, 3, 2], stride: [2, 1], padding: [1, 0] }, // asymmetric
+    { x: [1, 2, 4, 4], w: [17, 2, 3, 3], padding: 1, bias: true }, // 16-channel tiles, unrolled
+    { x: [1, 2, 5, 5], w: [3, 2, 5, 5], padding: 2 }, // 5x5 (two vec4 windows in the weight grad)
+  ];
+  it('conv2d gradients (x, w, bias) match central differences of the reference', async () => {
+    for (const [i, c] of CONV_GRAD_CASES.entries()) await checkGrads('conv', c, 100 + 10 * i);
+  });
+
+  const CONVT_GRAD_CASES: Case[] = [
+    {
+      x: [2, 4, 3, 4],
+      w: [4, 3, 3, 3],
+      stride: 2,
+      padding: 1,
+      outputPadding: 1,
+      groups: 2,
+      bias: true,
+    },
+    { x: [1, 2, 3, 3], w: [2, 1, 4, 4], stride: 2, padding: 1, groups: 2 }, // depthwise up
+    { x: [1, 2, 3, 2], w: [2, 3, 2, 2], stride: 3, bias: true }, // a phase without taps
+    { x: [1, 3, 3, 4], w: [3, 2, 1, 1], padding: 0 }, // 1x1
+  ];
+  it('convTranspose2d gradients (x, w, bias) match central differences of the reference', async () => {
+    for (const [i, c] of CONVT_GRAD_CASES.entries()) await checkGrads('convT', c, 200 + 10 * i);
+  });
+
+  it('gradients flow to the inputs that ask for them only', async () => {
+    const x = up(rand([1, 2, 4, 4], 1));
+    const w = up(rand([3, 2, 3, 3], 2)).requireGrad();
+    scope(() => backward(sum(conv2d(x, w, null, { padding: 1 }))));
+    expect(x.grad).toBeNull();
+    expect(w.grad?.shape).toEqual([3, 2, 3, 3]);
+    x.dispose();
+    w.dispose();
+  });
+
+  it("expresses EDM's resampling (SPEC 5.2): up and down with filters [1,1] and [1,3,3,1]", async () => {
+    const C = 3;
+    const [N, H, W] = [2, 6, 8];
+    const X = rand([N, C, H, W], 40);
+    const at = (a: NDArray, n: number, c: number, i: number, j: number) =>
+      a.data[((n * C + c) * (a.shape[2] as number) + i) * (a.shape[3] as number) + j] as number;
+    for (const f of [
+      [1, 1],
+      [1, 3, 3, 1],
+    ]) {
+      const L = f.length;
+      const pf = Math.floor((L - 1) / 2);
+      const s = f.reduce((p, v) => p + v, 0);
+      // resample_filter = outer(f, f) / (sum f)^2, one copy per channel: [C, 1, L, L].
+      const filter = nd(
+        [C, 1, L, L],
+        Array.from({ length: C * L * L }, (_, k) => {
+          const [a, b] = [Math.floor(k / L) % L, k % L];
+          return ((f[a] as number) * (f[b] as number)) / (s * s);
+        }),
+      );
+      // Up: transposed depthwise conv, stride 2, padding pf, kernel 4 * filter -> [2H, 2W].
+      const up4 = nd(
+        filter.shape,
+        filter.data.map((v) => 4 * v),
+      );
+      const yUp = scope(() =>
+        convTranspose2d(up(X), up(up4), null, { stride: 2, padding: pf, groups: C }),
+      );
+      expect(yUp.shape).toEqual([N, C, 2 * H, 2 * W]);
+      // Direct: stuff zeros between the samples, then filter with the (symmetric) kernel:
+      // y[o] = sum_t u[o + pf - t] * 4 f_t f_t' / s^2, u[2i] = x[i], u[odd] = 0.
+      const expUp = new Float64Array(N * C * 4 * H * W);
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let oy = 0; oy < 2 * H; oy++)
+            for (let ox = 0; ox < 2 * W; ox++) {
+              let acc = 0;
+              for (let a = 0; a < L; a++)
+                for (let b = 0; b < L; b++) {
+                  const [uy, ux] = [oy + pf - a, ox + pf - b];
+                  if (uy < 0 || ux < 0 || uy % 2 || ux % 2 || uy >= 2 * H || ux >= 2 * W) continue;
+                  const k = (4 * (f[a] as number) * (f[b] as number)) / (s * s);
+                  acc += k * at(X, n, c, uy / 2, ux / 2);
+                }
+              expUp[((n * C + c) * 2 * H + oy) * 2 * W + ox] = acc;
+            }
+      expectClose(await yUp.read(), f32(expUp), convTol(L * L), `up [${f}]`);
+      if (L === 2) {
+        // [1, 1] is nearest-neighbour upsampling.
+        const nearest = expUp.map((_, k) => {
+          const ox = k % (2 * W);
+          const oy = Math.floor(k / (2 * W)) % (2 * H);
+          const nc = Math.floor(k / (4 * H * W));
+          return at(X, Math.floor(nc / C), nc % C, oy >> 1, ox >> 1);
+        });
+        expectClose(await yUp.read(), f32(nearest), convTol(4), 'up [1,1] = nearest');
+      }
+      // Down: depthwise conv, stride 2, padding pf, kernel = filter -> [H/2, W/2].
+      const yDown = scope(() =>
+        conv2d(up(X), up(filter), null, { stride: 2, padding: pf, groups: C }),
+      );
+      expect(yDown.shape).toEqual([N, C, H / 2, W / 2]);
+      // Direct: separable, rows then columns: y[i,j] = sum_a f_a/s sum_b f_b/s x[2i-pf+a, 2j-pf+b].
+      const expDown = new Float64Array(N * C * (H / 2) * (W / 2));
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < H / 2; i++)
+            for (let j = 0; j < W / 2; j++) {
+              let acc = 0;
+              for (let a = 0; a < L; a++) {
+                const iy = 2 * i - pf + a;
+                if (iy < 0 || iy >= H) continue;
+                let row = 0;
+                for (let b = 0; b < L; b++) {
+                  const ix = 2 * j - pf + b;
+                  if (ix >= 0 && ix < W) row += ((f[b] as number) / s) * at(X, n, c, iy, ix);
+                }
+                acc += ((f[a] as number) / s) * row;
+              }
+              expDown[((n * C + c) * (H / 2) + i) * (W / 2) + j] = acc;
+            }
+      expectClose(await yDown.read(), f32(expDown), convTol(L * L), `down [${f}]`);
+      yUp.dispose();
+      yDown.dispose();
+    }
+  });
+
+  describe('without subgroups (the fallback kernels)', () => {
+    beforeAll(() => allowConvSubgroups(false));
+    afterAll(() => allowConvSubgroups(true));
+    it('forward and gradients match the reference', async () => {
+      for (const [i, c] of [
+        // Tiles of 8 (forward, weight gradient) and 4 (input gradient: 3 channels).
+        { x: [1, 3, 5, 6], w: [8, 3, 3, 3], padding: 1, bias: true },
+        // Depthwise stride 2: strided forward, 4 output phases in the input gradient.
+        { x: [1, 3, 6, 6], w: [3, 1, 4, 4], stride: 2, padding: 1, groups: 3 },
+      ].entries()) {
+        await checkForward('conv', c, 300 + i);
+        await checkGrads('conv', c, 310 + i);
+      }
+      await checkForward('convT', CONVT_CASES[3]!, 320);
+    });
+  });
+
+  it('keeps pool memory flat over repeated forward+backward passes', async () => {
+    const x = up(rand([2, 4, 6, 6], 1)).requireGrad();
+    const w = up(rand([4, 4, 3, 3], 2)).requireGrad();
+    const readings: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      scope(() => {
+        backward(sum(convTranspose2d(conv2d(x, w, null, { stride: 2, padding: 1 }), w)));
+      });
+      x.grad?.dispose();
+      w.grad?.dispose();
+      x.grad = null;
+      w.grad = null;
+      await gpu.sync();
+      readings.push(gpu.memory().bytesInUse);
+    }
+    expect(readings[3]).toBe(readings[1]);
+    x.dispose();
+    w.dispose();
+  });
+});
