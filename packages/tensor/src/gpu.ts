@@ -79,6 +79,20 @@ export class Gpu {
     return this.device.features as unknown as ReadonlySet<string>;
   }
 
+  /** Test hook: false makes kernels take their subgroup-free variants. */
+  subgroupsAllowed = true;
+
+  /**
+   * Whether subgroup operations with subgroups of at least `n` invocations are available
+   * (lavapipe: 8; most GPUs 32 or 64; SwiftShader 4).
+   */
+  hasSubgroupsOf(n: number): boolean {
+    const info = this.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    return (
+      this.subgroupsAllowed && this.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= n
+    );
+  }
+
   /** The pipeline for a kernel and its override constants, created once and cached. */
   private pipeline(spec: KernelSpec, constants: Record<string, number>): PipelineEntry {
     const all: Record<string, number> = { WG: spec.workgroupSize, ...constants };

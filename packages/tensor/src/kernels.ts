@@ -96,6 +96,7 @@ export const K = {
     'scatter_add_rows',
   ),
   matmul: kernel('matmul.wgsl', ['read', 'read', 'write', 'uniform']),
+  matmulSg: kernel('matmul_sg.wgsl', ['read', 'read', 'write', 'uniform']),
   conv: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',
   ]),

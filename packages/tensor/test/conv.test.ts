@@ -27,7 +27,6 @@ import {
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowConvSubgroups } from '../src/ops/conv.ts';
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 const up = (x: NDArray) => tensor(f32(x.data), x.shape);
@@ -379,8 +378,12 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   });
 
   describe('without subgroups (the fallback kernels)', () => {
-    beforeAll(() => allowConvSubgroups(false));
-    afterAll(() => allowConvSubgroups(true));
+    beforeAll(async () => {
+      (await testGpu()).subgroupsAllowed = false;
+    });
+    afterAll(async () => {
+      (await testGpu()).subgroupsAllowed = true;
+    });
     it('forward and gradients match the reference', async () => {
       for (const [i, c] of [
         // Tiles of 8 (forward, weight gradient) and 4 (input gradient: 3 channels).

@@ -103,6 +103,21 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
     expect(e.shape).toEqual([0, 5]);
     expect((await e.read()).length).toBe(0);
   });
+  it('the kernel without subgroups gives the same results', async () => {
+    const gpu = await testGpu();
+    gpu.subgroupsAllowed = false;
+    try {
+      for (const [k, [sa, sb]] of SHAPES.entries()) {
+        const A = rand(sa, 300 + k);
+        const B = rand(sb, 400 + k);
+        const c = scope(() => matmul(up(A), up(B)));
+        expectClose(await c.read(), f32(matmulRef(A, B).data), TOL, `plain [${sa}] @ [${sb}]`);
+        c.dispose();
+      }
+    } finally {
+      gpu.subgroupsAllowed = true;
+    }
+  });
   it('rejects mismatched inner sizes with both shapes', () => {
     expect(() =>
       matmul(tensor(new Float32Array(6), [2, 3]), tensor(new Float32Array(8), [4, 2])),

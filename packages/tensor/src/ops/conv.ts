@@ -71,25 +71,13 @@ function planTiles(gpu: Gpu, m: number, kh: number, kw: number, sw: number): Til
   return { rows: rowsUpTo8(m), kfix: 0 };
 }
 
-let subgroupsAllowed = true;
-
 /**
- * Test and benchmark hook (not exported from the package): false forces conv_rows_plain.wgsl
- * so that the fallback is checked on a device that has subgroups.
- */
-export function allowConvSubgroups(allow: boolean): void {
-  subgroupsAllowed = allow;
-}
-
-/**
- * Whether conv_rows_sg.wgsl can be used: subgroups of at least 8 invocations (lavapipe: 8,
- * most GPUs 32 or 64). SwiftShader's 4-wide subgroups and devices without the feature use
+ * Whether conv_rows_sg.wgsl can be used: subgroups of at least 8 invocations. SwiftShader's
+ * 4-wide subgroups, devices without the feature, and `gpu.subgroupsAllowed = false` (tests) use
  * conv_rows_plain.wgsl.
  */
 function useSubgroups(gpu: Gpu): boolean {
-  if (!subgroupsAllowed) return false;
-  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-  return gpu.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
+  return gpu.hasSubgroupsOf(8);
 }
 
 /**

@@ -121,7 +121,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
       0,
     ]);
     gpu.dispatch(
-      { ...K.matmul, workgroupSize: lanes },
+      { ...(gpu.hasSubgroupsOf(8) ? K.matmulSg : K.matmul), workgroupSize: lanes },
       {},
       [A.buffer, B.t.buffer, C.buffer],
       params,
