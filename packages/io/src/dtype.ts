@@ -150,11 +150,18 @@ export function swapBytes(bytes: Uint8Array, size: number): void {
 
 /** Checks that `array` is self-consistent (typed array kind and length match dtype and shape). */
 export function checkArray(array: NdArray, name: string): void {
-  const info = DTYPES[array.dtype];
+  // Writers get arrays from JS callers, not from files: check the plain-JS shape of the value too.
+  if (typeof array !== 'object' || array === null) {
+    throw new FormatError(`${name}: not an array object ({ dtype, shape, data })`);
+  }
+  const info = Object.hasOwn(DTYPES, array.dtype) ? DTYPES[array.dtype] : undefined;
   if (!info) throw new FormatError(`${name}: unknown dtype '${String(array.dtype)}'`);
+  if (!Array.isArray(array.shape)) throw new FormatError(`${name}: shape is not a list of sizes`);
   if (!info.is(array.data)) {
+    const data = array.data as unknown;
+    const got = typeof data === 'object' && data !== null ? data.constructor?.name : String(data);
     throw new FormatError(
-      `${name}: dtype ${array.dtype} needs a ${info.make(new ArrayBuffer(0), 0, 0).constructor.name}, got ${array.data.constructor.name}`,
+      `${name}: dtype ${array.dtype} needs a ${info.make(new ArrayBuffer(0), 0, 0).constructor.name}, got ${got}`,
     );
   }
   const n = sizeOfShape(array.shape, `${name}: shape`);

@@ -1,7 +1,8 @@
 /**
  * @pfgmpp/io: data and checkpoint formats, browser-safe (bytes in, bytes out): arrays and
  * checkpoints, image datasets (ZIP, labels, subset, x-flip, cache, batch sampler), PNG encoding,
- * Pillow-exact Lanczos resizing, CIFAR-10 tarballs and the dataset tool's conversion. In Node,
+ * Pillow-exact Lanczos resizing, CIFAR-10 tarballs and the dataset tool's conversion; one reader
+ * for official and project checkpoints (`readCheckpoint`) and our safetensors layout. In Node,
  * `@pfgmpp/io/node` adds files, PNG decoding (pngjs), MNIST and the dataset tool on paths.
  */
 export {
@@ -78,7 +79,33 @@ export {
   type Transform,
   TRANSFORMS,
 } from './dataset/tool.ts';
-export { FormatError, UnsafePickleError } from './errors.ts';
+export {
+  CHECKPOINT_FORMAT,
+  type CheckpointKind,
+  type CheckpointParts,
+  checkpointFromSafetensors,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type TensorInput,
+} from './checkpoint/layout.ts';
+export {
+  type Json,
+  type JsonObject,
+  parseJson,
+  pyToJson,
+  stringifyJson,
+} from './checkpoint/json.ts';
+export { adamState } from './checkpoint/optimizer.ts';
+export { type ReadCheckpointOptions, readCheckpoint } from './checkpoint/read.ts';
+export type {
+  Checkpoint,
+  CheckpointContainer,
+  CheckpointFormat,
+  CheckpointPart,
+  OptimizerState,
+  TensorMap,
+} from './checkpoint/types.ts';
+export { CheckpointError, FormatError, UnsafePickleError, withFileName } from './errors.ts';
 export { parseDescr, readNpy, readNpyHeader, writeNpy, type NpyHeader } from './npy.ts';
 export {
   type ArrayMap,
@@ -127,5 +154,6 @@ export {
   type StateDict,
   type StateDictEntry,
   stateDictOf,
+  tensorEntry,
 } from './torch/state-dict.ts';
 export { STORAGE_DTYPES, TorchStorage, TorchTensor } from './torch/tensor.ts';

@@ -8,13 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { NdArray } from './dtype.ts';
-import { FormatError } from './errors.ts';
+import { withFileName } from './errors.ts';
 import { type ArrayMap, readNpz as decodeNpz, writeNpz as encodeNpz } from './npz.ts';
 import {
   readSafetensors as decodeSafetensors,
   type Safetensors,
   writeSafetensors as encodeSafetensors,
 } from './safetensors.ts';
+import { type CheckpointParts, encodeCheckpoint } from './checkpoint/layout.ts';
+import { type ReadCheckpointOptions, readCheckpoint } from './checkpoint/read.ts';
+import type { Checkpoint } from './checkpoint/types.ts';
 import { type LoadOptions, loadTorch, type TorchCheckpoint } from './torch/load.ts';
 import { type StateDict, stateDictOf } from './torch/state-dict.ts';
 
@@ -35,13 +38,7 @@ function withFile<T>(path: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof FormatError) {
-      const Err = e.constructor as new (message: string, options?: ErrorOptions) => FormatError;
-      const err = new Err(`${path}: ${e.message}`, { cause: e });
-      err.file = path;
-      throw err;
-    }
-    throw e;
+    throw withFileName(e, path);
   }
 }
 
@@ -109,4 +106,19 @@ export async function loadTorchStateDictFile(
 ): Promise<StateDict> {
   const bytes = await read(path);
   return withFile(path, () => stateDictOf(loadTorch(bytes, opts).value, opts.key));
+}
+
+/** Reads any checkpoint file (official .pt/.pkl or ours); errors start with the path. */
+export async function readCheckpointFile(
+  path: string,
+  opts: ReadCheckpointOptions = {},
+): Promise<Checkpoint> {
+  const bytes = await read(path);
+  return readCheckpoint(bytes, { ...opts, fileName: opts.fileName ?? path });
+}
+
+/** Writes a checkpoint of ours (safetensors) atomically: never a partial file under `path`. */
+export async function writeCheckpointFile(path: string, parts: CheckpointParts): Promise<void> {
+  const bytes = withFile(path, () => encodeCheckpoint(parts));
+  await writeFileAtomic(path, bytes);
 }

@@ -108,7 +108,9 @@ export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
     const xEnd = x + extraLen;
     while (x + 4 <= xEnd) {
       const id = view.getUint16(x, true);
-      const len = view.getUint16(x + 2, true);
+      // A field claiming to run past the extra area is cut at its end, so values are never
+      // read from the comment or the next entry.
+      const len = Math.min(view.getUint16(x + 2, true), xEnd - x - 4);
       if (id === 1) {
         let q = x + 4;
         const take = (what: string) => {

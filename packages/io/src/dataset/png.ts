@@ -112,6 +112,12 @@ export function checkPngData(bytes: Uint8Array, header: PngHeader): void {
   const data = new Uint8Array(total);
   idat.reduce((at, b) => (data.set(b, at), at + b.length), 0);
   const want = pngDataSize(header);
+  // zlib cannot expand more than ~1032x: refuse before allocating room for a forged size.
+  if (want > total * 1032 + 1024) {
+    throw new FormatError(
+      `corrupt PNG: ${total} bytes of image data cannot hold the ${want} bytes of scanlines ${header.width}x${header.height} needs`,
+    );
+  }
   let got: number;
   try {
     // zlib header (2 bytes) + raw deflate; one spare byte reveals data longer than announced.

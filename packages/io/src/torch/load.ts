@@ -7,7 +7,7 @@
 import { type DType, itemSize } from '../dtype.ts';
 import { FormatError } from '../errors.ts';
 import { decodeLatin1 } from '../latin1.ts';
-import { type UnpickleOptions, unpickle, unpickleAt } from '../pickle/vm.ts';
+import { describe, type UnpickleOptions, unpickle, unpickleAt } from '../pickle/vm.ts';
 import { isZip, readZipEntries, readZipEntry, type ZipEntry } from '../zip.ts';
 import { storageDType, torchGlobals } from './globals.ts';
 import { TorchStorage } from './tensor.ts';
@@ -34,8 +34,11 @@ const LEGACY_PROTOCOL = 1001;
 function storageLoader(storages: Map<string, TorchStorage>) {
   return (pid: unknown): TorchStorage => {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
+      // describe(), not String(): a hostile id can be a list nested 100,000 deep.
+      const head =
+        Array.isArray(pid) && typeof pid[0] === 'string' ? ` '${pid[0].slice(0, 40)}'` : '';
       throw new FormatError(
-        `unsupported persistent id ${JSON.stringify(String(pid)).slice(0, 80)} (not a torch storage)`,
+        `unsupported persistent id (a ${describe(pid)}${head}; not a torch storage)`,
       );
     }
     const [, cls, key, location, numel, view] = pid;

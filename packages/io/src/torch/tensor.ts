@@ -27,6 +27,9 @@ export const STORAGE_DTYPES: Record<string, DType> = {
   UntypedStorage: 'uint8',
 };
 
+/** The largest contiguous copy `toArray` makes (2 GiB, what every JS engine can allocate). */
+export const MAX_COPY_BYTES = 2 ** 31 - 1;
+
 export class TorchStorage {
   /** Raw bytes, attached once the loader reaches the storage's data. */
   bytes: Uint8Array | undefined;
@@ -111,6 +114,13 @@ export class TorchTensor {
     const { storage, shape, stride } = this;
     const n = sizeOfShape(shape);
     const dtype = storage.dtype;
+    // Only expanded views (stride 0) can be larger than their storage; refuse what no typed
+    // array can hold rather than fail with a RangeError while allocating.
+    if (n * itemSize(dtype) > MAX_COPY_BYTES) {
+      throw new FormatError(
+        `tensor on storage '${storage.key}' of size [${shape}] needs ${n * itemSize(dtype)} bytes, more than the ${MAX_COPY_BYTES} a copy may have`,
+      );
+    }
     if (n === 0)
       return { dtype, shape: [...shape], data: typedFromBytes(dtype, new Uint8Array(0)) };
     if (!storage.bytes) throw new FormatError(`storage '${storage.key}' has no data in the file`);
