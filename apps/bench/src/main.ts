@@ -7,12 +7,18 @@
  * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
  */
 import { getDevice } from '@pfgmpp/tensor/node';
-import { oursConv2dBackwardGflops, oursConv2dGflops, oursMatmulGflops } from './ours.ts';
+import {
+  oursConv2dBackwardGflops,
+  oursConv2dGflops,
+  oursGroupNormGBs,
+  oursMatmulGflops,
+} from './ours.ts';
 import {
   disposeTfjs,
   initTfjs,
   tfjsConv2dBackwardGflops,
   tfjsConv2dGflops,
+  tfjsGroupNormGBs,
   tfjsMatmulGflops,
 } from './peers/tfjs.ts';
 
@@ -37,7 +43,9 @@ suites:
   kernels   matmul 1024^3, batched attention-shaped matmul (16 x 256x64 @ 64x256), and conv2d
             on 16 x 64 x 32x32 images, 64 -> 64 channels: 3x3 forward, 3x3 backward (input +
             weight gradients), 1x1 forward; GFLOP/s against TensorFlow.js's WebGPU backend on
-            the same adapter
+            the same adapter. groupnorm_fwd: GroupNorm + SiLU on 16 x 64 x 32x32, 32 groups,
+            in effective GB/s (tensor read + written once) against a tfjs composition
+            (tf.moments + arithmetic + sigmoid)
 
 options:
   --json        print one JSON object (case -> {ours, peer, unit, ratio}) as the last line
@@ -52,6 +60,8 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
   // A UNet level: 16 images of 32x32, 64 channels in and out (1.2 GFLOP per 3x3 conv).
   const conv3 = { batch: 16, cin: 64, cout: 64, h: 32, w: 32, k: 3, iters: 3, warmup: 1 };
   const conv1 = { ...conv3, k: 1, iters: 10, warmup: 2 };
+  // GroupNorm + SiLU at the same UNet level: 16 x 64 x 32x32, 32 groups (4 MiB in, 4 out).
+  const gn = { batch: 16, channels: 64, h: 32, w: 32, groups: 32, iters: 10, warmup: 2 };
   return {
     peerName: `TensorFlow.js ${tf.version} (${tf.backend})`,
     cases: [
@@ -89,6 +99,13 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
         unit: 'GFLOP/s',
         ours: () => oursConv2dGflops(gpu, conv1),
         peer: () => tfjsConv2dGflops(conv1),
+      },
+      {
+        key: 'groupnorm_fwd',
+        label: 'groupNorm+SiLU 16x64x32x32, 32 groups',
+        unit: 'GB/s',
+        ours: () => oursGroupNormGBs(gpu, gn),
+        peer: () => tfjsGroupNormGBs(gn),
       },
     ],
   };

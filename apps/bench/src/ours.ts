@@ -1,5 +1,14 @@
 /** Timings of our kernels: warm-up (pipeline creation), then `iters` runs, then a GPU sync. */
-import { backward, conv2d, type Gpu, matmul, randn, scope, type Tensor } from '@pfgmpp/tensor/node';
+import {
+  backward,
+  conv2d,
+  type Gpu,
+  groupNorm,
+  matmul,
+  randn,
+  scope,
+  type Tensor,
+} from '@pfgmpp/tensor/node';
 
 export interface TimingOpts {
   iters?: number;
@@ -90,4 +99,29 @@ export async function oursConv2dBackwardGflops(gpu: Gpu, c: Conv2dCase): Promise
   }
   for (const t of [x, w, g]) t.dispose();
   return (2 * convFlops(c) * iters) / seconds / 1e9;
+}
+
+export interface GroupNormCase extends TimingOpts {
+  batch: number;
+  channels: number;
+  h: number;
+  w: number;
+  groups: number;
+}
+
+/**
+ * Effective GB/s of GroupNorm + SiLU forward: the tensor read once and written once
+ * (2 * batch*channels*h*w * 4 bytes) per run, whatever the passes really move.
+ */
+export async function oursGroupNormGBs(gpu: Gpu, c: GroupNormCase): Promise<number> {
+  const x = randn([c.batch, c.channels, c.h, c.w], { seed: 1 });
+  const weight = randn([c.channels], { seed: 2 });
+  const bias = randn([c.channels], { seed: 3 });
+  const seconds = await timeOp(
+    gpu,
+    () => groupNorm(x, weight, bias, { groups: c.groups, silu: true }),
+    c,
+  );
+  for (const t of [x, weight, bias]) t.dispose();
+  return (2 * c.batch * c.channels * c.h * c.w * 4) / seconds / 1e9;
 }

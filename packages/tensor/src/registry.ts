@@ -16,8 +16,12 @@ export interface OpRow {
     | 'composite'
     | 'matmul'
     | 'conv'
+    | 'pool'
+    | 'resize'
+    | 'norm'
     | 'layout'
     | 'random'
+    | 'optim'
     | 'create';
   /** WGSL file and entry (with override constants), or the ops a composite is built from. */
   kernel: string;
@@ -225,6 +229,53 @@ const otherRows: OpRow[] = [
     tol: CONV_TOL,
   },
   {
+    name: 'maxPool2d',
+    kind: 'pool',
+    kernel: 'pool.wgsl:main OP=0',
+    reference: 'maxPool2dRef',
+    backward: 'none (forward only: nothing trains through it)',
+    domain: '[-1, 1], NaN',
+    tol: EXACT,
+  },
+  {
+    name: 'avgPool2d',
+    kind: 'pool',
+    kernel: 'pool.wgsl:main OP=1 INCLUDE_PAD=0|1',
+    reference: 'avgPool2dRef',
+    backward: 'none (forward only: nothing trains through it)',
+    domain: '[-1, 1], NaN',
+    tol: { atol: 1e-6, rtol: 1e-6 },
+  },
+  {
+    name: 'globalAvgPool',
+    kind: 'pool',
+    kernel: 'reduce.wgsl:main OP=0 (mean over H, W)',
+    reference: 'globalAvgPoolRef',
+    backward: 'from mean',
+    domain: '[-1, 1]',
+    tol: SUM_TOL,
+  },
+  {
+    name: 'resizeBilinear',
+    kind: 'resize',
+    kernel: 'resize.wgsl:main MODE=0 (half-pixel) | 1 (tf1)',
+    reference: 'resizeBilinearRef',
+    backward: 'none (forward only: nothing trains through it)',
+    domain: '[-1, 1]',
+    tol: { atol: 1e-6, rtol: 1e-6 },
+  },
+  {
+    name: 'groupNorm',
+    kind: 'norm',
+    kernel:
+      'groupnorm_stats.wgsl:partial(4)+merge, groupnorm.wgsl:main(4) SILU=0|1 (fused normalise, affine, SiLU)',
+    reference: 'groupNormRef',
+    backward:
+      'groupnorm_bwd.wgsl:sums(4) (per-plane sums), sum/mul/concat on [N, C] for dw, db and group coefficients, groupnorm_bwd.wgsl:main(4) for dx',
+    domain: '[-2, 2] + offset, NaN',
+    tol: { atol: 2e-5, rtol: 1e-5 },
+  },
+  {
     name: 'reshape',
     kind: 'layout',
     kernel: 'none (view)',
@@ -325,4 +376,25 @@ const otherRows: OpRow[] = [
   },
 ];
 
-export const OP_TABLE: readonly OpRow[] = [...unaryRows, ...binaryRows, ...otherRows];
+const optimRows: OpRow[] = [
+  {
+    name: 'adamStep',
+    kind: 'optim',
+    kernel: 'optim.wgsl:adam (in place; gradient sanitising fused)',
+    reference: 'adamRef',
+    backward: 'none (an update, not a function of the graph)',
+    domain: 'params, grads incl. NaN/Inf with sanitize',
+    tol: { atol: 1e-6, rtol: 1e-5 },
+  },
+  {
+    name: 'emaUpdate',
+    kind: 'optim',
+    kernel: 'optim.wgsl:ema (in place)',
+    reference: 'emaRef',
+    backward: 'none (an update)',
+    domain: 'any',
+    tol: { atol: 1e-7, rtol: 1e-6 },
+  },
+];
+
+export const OP_TABLE: readonly OpRow[] = [...unaryRows, ...binaryRows, ...otherRows, ...optimRows];

@@ -306,6 +306,47 @@ export async function tfjsConv2dBackwardGflops(opts: Conv2dOpts): Promise<number
   }
 }
 
+export interface GroupNormOpts extends TimingOpts {
+  batch: number;
+  channels: number;
+  h: number;
+  w: number;
+  groups: number;
+}
+
+/**
+ * Effective GB/s of GroupNorm + SiLU composed from tfjs ops (tfjs has no GroupNorm): NHWC x
+ * [batch, h, w, channels] viewed as [batch, h, w, groups, channels/groups], tf.moments over
+ * (h, w, channels/groups), (x - mean) * rsqrt(var + 1e-5), then * gamma + beta and
+ * x * sigmoid(x). Same byte count as ours: the tensor read once and written once per run.
+ */
+export async function tfjsGroupNormGBs(opts: GroupNormOpts): Promise<number> {
+  await initTfjs();
+  const { batch, channels, h, w, groups } = opts;
+  const x = tf.randomNormal([batch, h, w, channels], 0, 1, 'float32') as tf.Tensor4D;
+  const gamma = tf.randomNormal([channels], 0, 1, 'float32');
+  const beta = tf.randomNormal([channels], 0, 1, 'float32');
+  try {
+    const seconds = await timeOp(
+      () =>
+        tf.tidy(() => {
+          const xg = tf.reshape(x, [batch, h, w, groups, channels / groups]);
+          const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
+          const xhat = tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+          const z = tf.add(tf.mul(tf.reshape(xhat, [batch, h, w, channels]), gamma), beta);
+          return tf.mul(z, tf.sigmoid(z));
+        }),
+      opts,
+    );
+    const iters = opts.iters ?? 10;
+    return (2 * batch * channels * h * w * 4 * iters) / seconds / 1e9;
+  } finally {
+    x.dispose();
+    gamma.dispose();
+    beta.dispose();
+  }
+}
+
 /**
  * Disposes all tfjs tensors and backends, and destroys the device if tfjs created it (a device
  * passed to initTfjs is left alone). initTfjs can be called again afterwards.

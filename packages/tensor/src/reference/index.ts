@@ -5,3 +5,6 @@ export * from './matmul.ts';
 export * from './layout.ts';
 export * from './random.ts';
 export * from './conv.ts';
+export * from './pool.ts';
+export * from './norm.ts';
+export * from './optim.ts';

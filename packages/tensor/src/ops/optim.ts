@@ -1,0 +1,75 @@
+/**
+ * In-place optimiser updates (optim.wgsl): one dispatch per parameter tensor, all in the open
+ * batch. They overwrite their tensors' storage, so call them outside recorded graphs (after
+ * `backward()`, under `noGrad`), as optimisers do.
+ */
+import { TensorError } from '../errors.ts';
+import { K } from '../kernels.ts';
+import type { Tensor } from '../tensor.ts';
+import { gpuOf, sameShape, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** 1-based step number (bias correction). */
+  step: number;
+  /** Replace NaN by 0 and +-inf by +-1e5 in the gradient first (EDM's training loop). */
+  sanitize?: boolean;
+}
+
+function sameShapes(name: string, ts: readonly Tensor[]): void {
+  const first = ts[0] as Tensor;
+  for (const t of ts) {
+    if (!sameShape(t.shape, first.shape)) {
+      throw new TensorError(
+        `${name}: shapes differ: ${ts.map((x) => shapeStr(x.shape)).join(', ')}`,
+      );
+    }
+  }
+}
+
+/** One Adam step: updates `param`, `m` and `v` in place from `grad` (PyTorch's formula). */
+export function adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: AdamOptions): void {
+  sameShapes('adamStep', [param, grad, m, v]);
+  if (!Number.isInteger(o.step) || o.step < 1)
+    throw new TensorError(`adamStep: step must be an integer >= 1, got ${o.step}`);
+  const beta1 = o.beta1 ?? 0.9;
+  const beta2 = o.beta2 ?? 0.999;
+  const gpu = gpuOf(param, grad, m, v);
+  const params = uniformBlock([
+    param.size,
+    o.sanitize ? 1 : 0,
+    { f: o.lr },
+    { f: beta1 },
+    { f: beta2 },
+    { f: o.eps ?? 1e-8 },
+    { f: 1 - beta1 ** o.step },
+    { f: Math.sqrt(1 - beta2 ** o.step) },
+    { f: 1 - beta1 },
+    { f: 1 - beta2 },
+    0,
+    0,
+  ]);
+  gpu.dispatch(
+    K.adam,
+    {},
+    [param.buffer, grad.buffer, m.buffer, v.buffer],
+    params,
+    workgroupsFor(param.size),
+  );
+}
+
+/** ema <- param + beta * (ema - param), in place (EDM's EMA update with beta = ema_beta). */
+export function emaUpdate(ema: Tensor, param: Tensor, beta: number): void {
+  sameShapes('emaUpdate', [ema, param]);
+  const gpu = gpuOf(ema, param);
+  gpu.dispatch(
+    K.ema,
+    {},
+    [ema.buffer, param.buffer],
+    uniformBlock([ema.size, { f: beta }, 0, 0]),
+    workgroupsFor(ema.size),
+  );
+}
