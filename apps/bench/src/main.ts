@@ -7,6 +7,7 @@
  * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
  */
 import { getDevice } from '@pfgmpp/tensor/node';
+import { PROFILE_MODELS, runProfile } from './profile.ts';
 import {
   oursConv2dBackwardGflops,
   oursConv2dGflops,
@@ -38,6 +39,7 @@ interface BenchCase {
 }
 
 const HELP = `usage: npm run bench -- SUITE [--json] [--repeats N]
+       npm run bench -- profile MODEL [--json]
 
 suites:
   kernels   matmul 1024^3, batched attention-shaped matmul (16 x 256x64 @ 64x256), and conv2d
@@ -46,6 +48,8 @@ suites:
             the same adapter. groupnorm_fwd: GroupNorm + SiLU on 16 x 64 x 32x32, 32 groups,
             in effective GB/s (tensor read + written once) against a tfjs composition
             (tf.moments + arithmetic + sigmoid)
+  profile   GPU time per kernel family (timestamp queries) for one training step and one
+            sampling step of MODEL: ${Object.keys(PROFILE_MODELS).join(', ')}
 
 options:
   --json        print one JSON object (case -> {ours, peer, unit, ratio}) as the last line
@@ -116,13 +120,24 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return argv.length === 0 ? 1 : 0;
   }
-  const suite = argv.find((a) => !a.startsWith('-'));
-  const json = argv.includes('--json');
   const ri = argv.indexOf('--repeats');
+  const positional = argv.filter((a, i) => !a.startsWith('-') && !(ri >= 0 && i === ri + 1));
+  const suite = positional[0];
+  const json = argv.includes('--json');
   const repeats = ri >= 0 ? Number(argv[ri + 1]) : 3;
   if (!Number.isInteger(repeats) || repeats < 1) {
     console.error('--repeats needs a positive integer');
     return 2;
+  }
+  if (suite === 'profile') {
+    const model = positional[1];
+    if (!model || !PROFILE_MODELS[model]) {
+      console.error(`profile needs a model: ${Object.keys(PROFILE_MODELS).join(', ')}`);
+      return 2;
+    }
+    const result = await runProfile(await getDevice(), model);
+    if (json) console.log(JSON.stringify(result));
+    return 0;
   }
   if (suite !== 'kernels') {
     console.error(`unknown suite "${suite}"\n\n${HELP}`);
