@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DTYPES,
   type DType,
   decodeJsonArray,
   encodeJsonArray,

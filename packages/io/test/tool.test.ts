@@ -18,7 +18,7 @@ import {
   readZipEntry,
 } from '../src/index.ts';
 import { decodePng, runDatasetTool } from '../src/node.ts';
-import { DT, dtBytes, dtJson, dtNpz, noise, tempDir } from './dataset-helpers.ts';
+import { DT, dtJson, dtNpz, noise, tempDir } from './dataset-helpers.ts';
 
 interface Expected {
   zip_file_list: string[];

@@ -19,19 +19,19 @@ import {
 import { conv2dRef, convTranspose2dRef, type NDArray, nd } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
+  f32,
   GPU_SKIP_REASON,
   gpuGrads,
   numericGrad,
+  randomNd,
   testGpu,
+  toGpu,
   type Tol,
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
 const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-const rand = (shape: number[], seed: number) => nd(shape, uniformValues(size(shape), -1, 1, seed));
 
 /**
  * Each output is a float32 sum of K products of values in [-1, 1] (plus a bias). Every addition
@@ -115,15 +115,15 @@ function termsOf(kind: 'conv' | 'convT', c: Case): number {
 }
 
 async function checkForward(kind: 'conv' | 'convT', c: Case, seed: number): Promise<void> {
-  const X = rand(c.x, seed);
-  const W = rand(c.w, seed + 1);
+  const X = randomNd(c.x, seed);
+  const W = randomNd(c.w, seed + 1);
   const cout = kind === 'conv' ? (c.w[0] as number) : (c.w[1] as number) * (c.groups ?? 1);
-  const B = c.bias ? rand([cout], seed + 2) : null;
+  const B = c.bias ? randomNd([cout], seed + 2) : null;
   const o = opts(c);
   const y = scope(() =>
     kind === 'conv'
-      ? conv2d(up(X), up(W), B ? up(B) : null, o as Conv2dOptions)
-      : convTranspose2d(up(X), up(W), B ? up(B) : null, o),
+      ? conv2d(toGpu(X), toGpu(W), B ? toGpu(B) : null, o as Conv2dOptions)
+      : convTranspose2d(toGpu(X), toGpu(W), B ? toGpu(B) : null, o),
   );
   const ref = kind === 'conv' ? conv2dRef(X, W, B, o) : convTranspose2dRef(X, W, B, o);
   expect(y.shape).toEqual(ref.shape);
@@ -133,10 +133,10 @@ async function checkForward(kind: 'conv' | 'convT', c: Case, seed: number): Prom
 
 /** Gradients of sum(f(x, w, b) * G) on the GPU against central differences of the reference. */
 async function checkGrads(kind: 'conv' | 'convT', c: Case, seed: number): Promise<void> {
-  const X = rand(c.x, seed);
-  const W = rand(c.w, seed + 1);
+  const X = randomNd(c.x, seed);
+  const W = randomNd(c.w, seed + 1);
   const cout = kind === 'conv' ? (c.w[0] as number) : (c.w[1] as number) * (c.groups ?? 1);
-  const inputs = c.bias ? [X, W, rand([cout], seed + 2)] : [X, W];
+  const inputs = c.bias ? [X, W, randomNd([cout], seed + 2)] : [X, W];
   const o = opts(c);
   const ref = (xs: NDArray[]) =>
     kind === 'conv'
@@ -172,25 +172,25 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   });
 
   it('propagates NaN exactly to the outputs whose window holds it', async () => {
-    const X = rand([1, 2, 6, 7], 1);
+    const X = randomNd([1, 2, 6, 7], 1);
     X.data[(1 * 6 + 2) * 7 + 3] = Number.NaN; // channel 1, row 2, column 3
-    const W = rand([3, 2, 3, 3], 2);
-    const y = scope(() => conv2d(up(X), up(W), null, { padding: 1 }));
+    const W = randomNd([3, 2, 3, 3], 2);
+    const y = scope(() => conv2d(toGpu(X), toGpu(W), null, { padding: 1 }));
     const ref = conv2dRef(X, W, null, { padding: 1 });
     const values = await y.read();
     expect(values.filter(Number.isNaN).length).toBe(3 * 9); // 3 channels x 3x3 neighbourhood
     expectClose(values, f32(ref.data), convTol(18), 'NaN in x (conv)');
-    const WT = rand([2, 3, 3, 3], 3);
-    const yt = scope(() => convTranspose2d(up(X), up(WT), null, { stride: 2, padding: 1 }));
+    const WT = randomNd([2, 3, 3, 3], 3);
+    const yt = scope(() => convTranspose2d(toGpu(X), toGpu(WT), null, { stride: 2, padding: 1 }));
     const reft = convTranspose2dRef(X, WT, null, { stride: 2, padding: 1 });
     expectClose(await yt.read(), f32(reft.data), convTol(18), 'NaN in x (convT)');
     // A NaN weight makes its whole output channel NaN. (Without padding: where a tap reads
     // the zero padding, 0 * NaN gives NaN here as in PyTorch's im2col path, while the reference
     // skips padded taps.)
-    const W2 = rand([3, 2, 3, 3], 4);
+    const W2 = randomNd([3, 2, 3, 3], 4);
     W2.data[20] = Number.NaN; // output channel 1
-    const Xok = rand([1, 2, 6, 7], 5);
-    const y2 = scope(() => conv2d(up(Xok), up(W2)));
+    const Xok = randomNd([1, 2, 6, 7], 5);
+    const y2 = scope(() => conv2d(toGpu(Xok), toGpu(W2)));
     const v2 = await y2.read();
     expect(v2.slice(20, 40).every(Number.isNaN)).toBe(true);
     expectClose(v2, f32(conv2dRef(Xok, W2, null).data), convTol(18), 'NaN in w');
@@ -200,11 +200,11 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     // One channel per workgroup (depthwise tiles hold 1 channel): 70,000 workgroups in
     // conv.wgsl and in conv_wgrad.wgsl. (The input gradient runs conv.wgsl again.)
     const C = 70_000;
-    const X = rand([1, C, 1, 1], 7);
-    const W = rand([C, 1, 1, 1], 8);
+    const X = randomNd([1, C, 1, 1], 7);
+    const W = randomNd([C, 1, 1, 1], 8);
     const G = uniformValues(C, -1, 1, 10);
-    const x = up(X);
-    const w = up(W).requireGrad();
+    const x = toGpu(X);
+    const w = toGpu(W).requireGrad();
     const y = scope(() => {
       const out = conv2d(x, w, null, { groups: C });
       backward(sum(mul(out, tensor(f32(G), out.shape))));
@@ -280,8 +280,8 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   });
 
   it('gradients flow to the inputs that ask for them only', async () => {
-    const x = up(rand([1, 2, 4, 4], 1));
-    const w = up(rand([3, 2, 3, 3], 2)).requireGrad();
+    const x = toGpu(randomNd([1, 2, 4, 4], 1));
+    const w = toGpu(randomNd([3, 2, 3, 3], 2)).requireGrad();
     scope(() => backward(sum(conv2d(x, w, null, { padding: 1 }))));
     expect(x.grad).toBeNull();
     expect(w.grad?.shape).toEqual([3, 2, 3, 3]);
@@ -292,7 +292,7 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   it("expresses EDM's resampling (SPEC 5.2): up and down with filters [1,1] and [1,3,3,1]", async () => {
     const C = 3;
     const [N, H, W] = [2, 6, 8];
-    const X = rand([N, C, H, W], 40);
+    const X = randomNd([N, C, H, W], 40);
     const at = (a: NDArray, n: number, c: number, i: number, j: number) =>
       a.data[((n * C + c) * (a.shape[2] as number) + i) * (a.shape[3] as number) + j] as number;
     for (const f of [
@@ -316,7 +316,7 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
         filter.data.map((v) => 4 * v),
       );
       const yUp = scope(() =>
-        convTranspose2d(up(X), up(up4), null, { stride: 2, padding: pf, groups: C }),
+        convTranspose2d(toGpu(X), toGpu(up4), null, { stride: 2, padding: pf, groups: C }),
       );
       expect(yUp.shape).toEqual([N, C, 2 * H, 2 * W]);
       // Direct: stuff zeros between the samples, then filter with the (symmetric) kernel:
@@ -349,7 +349,7 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       }
       // Down: depthwise conv, stride 2, padding pf, kernel = filter -> [H/2, W/2].
       const yDown = scope(() =>
-        conv2d(up(X), up(filter), null, { stride: 2, padding: pf, groups: C }),
+        conv2d(toGpu(X), toGpu(filter), null, { stride: 2, padding: pf, groups: C }),
       );
       expect(yDown.shape).toEqual([N, C, H / 2, W / 2]);
       // Direct: separable, rows then columns: y[i,j] = sum_a f_a/s sum_b f_b/s x[2i-pf+a, 2j-pf+b].
@@ -399,8 +399,8 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   });
 
   it('keeps pool memory flat over repeated forward+backward passes', async () => {
-    const x = up(rand([2, 4, 6, 6], 1)).requireGrad();
-    const w = up(rand([4, 4, 3, 3], 2)).requireGrad();
+    const x = toGpu(randomNd([2, 4, 6, 6], 1)).requireGrad();
+    const w = toGpu(randomNd([4, 4, 3, 3], 2)).requireGrad();
     const readings: number[] = [];
     for (let i = 0; i < 4; i++) {
       scope(() => {

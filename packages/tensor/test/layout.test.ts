@@ -24,26 +24,17 @@ import {
 } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
+  f32,
   GPU_SKIP_REASON,
   gpuGrads,
   numericGrad,
+  randomNd,
   testGpu,
+  toGpu,
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
-const rand = (shape: number[], seed: number) =>
-  nd(
-    shape,
-    uniformValues(
-      shape.reduce((p, d) => p * d, 1),
-      -1,
-      1,
-      seed,
-    ),
-  );
 const EXACT = { atol: 0, rtol: 0 };
 const GTOL = { atol: 1e-6, rtol: 1e-5 };
 
@@ -52,27 +43,27 @@ describe.skipIf(GPU_SKIP_REASON)('layout ops', () => {
     await testGpu();
   });
   it('permute and transpose', async () => {
-    const x = rand([2, 3, 5, 7], 1);
+    const x = randomNd([2, 3, 5, 7], 1);
     for (const perm of [
       [0, 1, 2, 3],
       [3, 2, 1, 0],
       [1, 3, 0, 2],
       [0, 2, 1, 3],
     ]) {
-      const y = scope(() => permute(up(x), perm));
+      const y = scope(() => permute(toGpu(x), perm));
       const ref = permuteRef(x, perm);
       expect(y.shape).toEqual(ref.shape);
       expectClose(await y.read(), f32(ref.data), EXACT, `perm ${perm}`);
     }
-    const wide = rand([33, 45], 12);
-    const wt = scope(() => transpose(up(wide)));
+    const wide = randomNd([33, 45], 12);
+    const wt = scope(() => transpose(toGpu(wide)));
     expectClose(await wt.read(), f32(permuteRef(wide, [1, 0]).data), EXACT, 'transpose 33x45');
-    const t = scope(() => transpose(up(x)));
+    const t = scope(() => transpose(toGpu(x)));
     expectClose(await t.read(), f32(permuteRef(x, [0, 1, 3, 2]).data), EXACT, 'transpose');
-    expect(() => permute(up(x), [0, 0, 1, 2])).toThrow(/not a permutation/);
+    expect(() => permute(toGpu(x), [0, 0, 1, 2])).toThrow(/not a permutation/);
   });
   it('reshape is a view and checks sizes', async () => {
-    const x = up(rand([6, 4], 2));
+    const x = toGpu(randomNd([6, 4], 2));
     const y = reshape(x, [2, -1, 3]);
     expect(y.shape).toEqual([2, 4, 3]);
     expect(y.buffer).toBe(x.buffer);
@@ -82,29 +73,29 @@ describe.skipIf(GPU_SKIP_REASON)('layout ops', () => {
     y.dispose();
   });
   it('slice, concat, pad, broadcastTo', async () => {
-    const x = rand([4, 5, 6], 3);
-    const s = scope(() => slice(up(x), [1, 0, 2], [2, -1, 3]));
+    const x = randomNd([4, 5, 6], 3);
+    const s = scope(() => slice(toGpu(x), [1, 0, 2], [2, -1, 3]));
     expectClose(await s.read(), f32(sliceRef(x, [1, 0, 2], [2, 5, 3]).data), EXACT, 'slice');
-    expect(() => slice(up(x), [3, 0, 0], [2, 1, 1])).toThrow(/outside/);
-    const parts = [rand([4, 2, 6], 4), rand([4, 1, 6], 5), rand([4, 3, 6], 6)];
-    const c = scope(() => concat(parts.map(up), 1));
+    expect(() => slice(toGpu(x), [3, 0, 0], [2, 1, 1])).toThrow(/outside/);
+    const parts = [randomNd([4, 2, 6], 4), randomNd([4, 1, 6], 5), randomNd([4, 3, 6], 6)];
+    const c = scope(() => concat(parts.map(toGpu), 1));
     expectClose(await c.read(), f32(concatRef(parts, 1).data), EXACT, 'concat');
     const pads = [
       [1, 0],
       [0, 2],
       [3, 1],
     ] as const;
-    const p = scope(() => pad(up(x), pads, -2));
+    const p = scope(() => pad(toGpu(x), pads, -2));
     expectClose(await p.read(), f32(padRef(x, pads, -2).data), EXACT, 'pad');
-    const b = rand([3, 1, 5], 7);
-    const bt = scope(() => broadcastTo(up(b), [2, 3, 4, 5]));
+    const b = randomNd([3, 1, 5], 7);
+    const bt = scope(() => broadcastTo(toGpu(b), [2, 3, 4, 5]));
     expectClose(await bt.read(), f32(broadcastToRef(b, [2, 3, 4, 5]).data), EXACT, 'broadcastTo');
-    expect(() => broadcastTo(up(b), [2, 2, 5])).toThrow(/broadcast/);
+    expect(() => broadcastTo(toGpu(b), [2, 2, 5])).toThrow(/broadcast/);
   });
   it('gather picks rows; out-of-range indices give NaN rows; the gradient sums repeats', async () => {
-    const table = rand([6, 5], 8);
+    const table = randomNd([6, 5], 8);
     const idx = [5, 0, 2, 2, 7, -1, 1.5];
-    const y = scope(() => gather(up(table), tensor(idx)));
+    const y = scope(() => gather(toGpu(table), tensor(idx)));
     expect(y.shape).toEqual([7, 5]);
     expectClose(await y.read(), f32(gatherRowsRef(table, idx).data), EXACT, 'gather');
     const good = [5, 0, 2, 2];
@@ -113,7 +104,7 @@ describe.skipIf(GPU_SKIP_REASON)('layout ops', () => {
     expectClose(g!, f32(scatterAddRowsRef(nd([4, 5], G), good, 6).data), GTOL, 'gather grad');
   });
   it('gradients of permute, slice, concat, pad and broadcastTo match finite differences', async () => {
-    const x = rand([2, 3, 4], 10);
+    const x = randomNd([2, 3, 4], 10);
     const cases: [
       string,
       (t: import('@pfgmpp/tensor').Tensor) => import('@pfgmpp/tensor').Tensor,

@@ -1,28 +1,19 @@
 /** Batched matmul against the float64 reference: odd shapes, transposes, broadcasting, gradients. */
 import { matmul, scope, tensor } from '@pfgmpp/tensor/node';
-import { type NDArray, matmulRef, nd } from '@pfgmpp/tensor/reference';
+import { matmulRef } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
+  f32,
   GPU_SKIP_REASON,
   gpuGrads,
   numericGrad,
+  randomNd,
   testGpu,
+  toGpu,
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
-const rand = (shape: number[], seed: number) =>
-  nd(
-    shape,
-    uniformValues(
-      shape.reduce((p, d) => p * d, 1),
-      -1,
-      1,
-      seed,
-    ),
-  );
 // f32 accumulation over K terms of size ~1: error ~ sqrt(K) * 6e-8; 1e-5 covers K up to ~1e4.
 const TOL = { atol: 1e-5, rtol: 1e-5 };
 
@@ -74,9 +65,9 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
       it(`matches the reference (transA ${transA}, transB ${transB}) on odd, batched and broadcast shapes`, async () => {
         for (const [k, [sa, sb]] of SHAPES.entries()) {
           // Store operands transposed when asked, so op(a) has the listed shape.
-          const A = rand(transA ? [...sa.slice(0, -2), sa.at(-1)!, sa.at(-2)!] : sa, k);
-          const B = rand(transB ? [...sb.slice(0, -2), sb.at(-1)!, sb.at(-2)!] : sb, 100 + k);
-          const c = scope(() => matmul(up(A), up(B), { transA, transB }));
+          const A = randomNd(transA ? [...sa.slice(0, -2), sa.at(-1)!, sa.at(-2)!] : sa, k);
+          const B = randomNd(transB ? [...sb.slice(0, -2), sb.at(-1)!, sb.at(-2)!] : sb, 100 + k);
+          const c = scope(() => matmul(toGpu(A), toGpu(B), { transA, transB }));
           const ref = matmulRef(A, B, transA, transB);
           expect(c.shape).toEqual(ref.shape);
           expectClose(await c.read(), f32(ref.data), TOL, `[${sa}] @ [${sb}]`);
@@ -86,13 +77,13 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
     }
   }
   it('handles a large square product (256^3) and an inner size of 1000', async () => {
-    const A = rand([256, 256], 1);
-    const B = rand([256, 256], 2);
-    const c = scope(() => matmul(up(A), up(B)));
+    const A = randomNd([256, 256], 1);
+    const B = randomNd([256, 256], 2);
+    const c = scope(() => matmul(toGpu(A), toGpu(B)));
     expectClose(await c.read(), f32(matmulRef(A, B).data), TOL, '256^3');
-    const A2 = rand([3, 1000], 3);
-    const B2 = rand([1000, 5], 4);
-    const c2 = scope(() => matmul(up(A2), up(B2)));
+    const A2 = randomNd([3, 1000], 3);
+    const B2 = randomNd([1000, 5], 4);
+    const c2 = scope(() => matmul(toGpu(A2), toGpu(B2)));
     expectClose(await c2.read(), f32(matmulRef(A2, B2).data), { atol: 5e-5, rtol: 1e-5 }, 'K=1000');
   });
   it('an empty inner dimension gives zeros; empty outer dimensions give empty results', async () => {
@@ -108,9 +99,9 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
     gpu.subgroupsAllowed = false;
     try {
       for (const [k, [sa, sb]] of SHAPES.entries()) {
-        const A = rand(sa, 300 + k);
-        const B = rand(sb, 400 + k);
-        const c = scope(() => matmul(up(A), up(B)));
+        const A = randomNd(sa, 300 + k);
+        const B = randomNd(sb, 400 + k);
+        const c = scope(() => matmul(toGpu(A), toGpu(B)));
         expectClose(await c.read(), f32(matmulRef(A, B).data), TOL, `plain [${sa}] @ [${sb}]`);
         c.dispose();
       }
@@ -126,8 +117,8 @@ describe.skipIf(GPU_SKIP_REASON)('matmul', () => {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       it(`gradients (transA ${transA}, transB ${transB}, broadcast batch) match finite differences`, async () => {
-        const A = rand(transA ? [2, 1, 4, 3] : [2, 1, 3, 4], 5);
-        const B = rand(transB ? [3, 5, 4] : [3, 4, 5], 6);
+        const A = randomNd(transA ? [2, 1, 4, 3] : [2, 1, 3, 4], 5);
+        const B = randomNd(transB ? [3, 5, 4] : [3, 4, 5], 6);
         const G = uniformValues(2 * 3 * 3 * 5, -1, 1, 7);
         const [fa, fb] = numericGrad((xs) => matmulRef(xs[0]!, xs[1]!, transA, transB), [A, B], G);
         const [ga, gb] = await gpuGrads((t) => matmul(t[0]!, t[1]!, { transA, transB }), [A, B], G);

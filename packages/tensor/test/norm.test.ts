@@ -8,7 +8,6 @@
  */
 import {
   add,
-  type Gpu,
   groupNorm,
   mean,
   mul,
@@ -21,22 +20,22 @@ import {
   tensor,
   variance,
 } from '@pfgmpp/tensor/node';
-import { groupNormRef, type NDArray, nd } from '@pfgmpp/tensor/reference';
+import { groupNormRef, type NDArray } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
+  f32,
   GPU_SKIP_REASON,
   gpuGrads,
   numericGrad,
+  randomNd,
   testGpu,
+  toGpu,
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
 const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-const rand = (shape: number[], seed: number, lo = -2, hi = 2) =>
-  nd(shape, uniformValues(size(shape), lo, hi, seed));
+const rand = (shape: number[], seed: number, lo = -2, hi = 2) => randomNd(shape, seed, lo, hi);
 // Normalised values are O(1); float32 means and variances over up to 8k values are good to
 // a few ulps relative to the spread, and rstd amplifies by at most 1/std (inputs have std ~1).
 const FWD_TOL = { atol: 2e-5, rtol: 1e-5 };
@@ -89,9 +88,8 @@ function composite(x: Tensor, w: Tensor, b: Tensor, c: Case): Tensor {
 }
 
 describe.skipIf(GPU_SKIP_REASON)('groupNorm', () => {
-  let _gpu: Gpu;
   beforeAll(async () => {
-    _gpu = await testGpu();
+    await testGpu();
   });
 
   it('forward matches the float64 reference and the composite of primitive ops', async () => {
@@ -100,9 +98,9 @@ describe.skipIf(GPU_SKIP_REASON)('groupNorm', () => {
       const opts = { groups: c.groups, silu: c.silu, eps: c.eps };
       const ref = groupNormRef(X, W, B, opts);
       const [fused, comp] = scope(() => {
-        const x = up(X);
-        const w = up(W);
-        const b = up(B);
+        const x = toGpu(X);
+        const w = toGpu(W);
+        const b = toGpu(B);
         return [groupNorm(x, w, b, opts), composite(x, w, b, c)];
       });
       // With an offset of 100 the inputs are quantised to 2^-17 by float32, which the
@@ -157,7 +155,7 @@ describe.skipIf(GPU_SKIP_REASON)('groupNorm', () => {
     const c: Case = { x: [2, 4, 3, 4], groups: 2, silu: true };
     const [X, W, B] = inputs(c, 900);
     X.data[(1 * 4 + 2) * 12 + 5] = Number.NaN; // image 1, channel 2 (group 1)
-    const y = await scope(() => groupNorm(up(X), up(W), up(B), c)).read();
+    const y = await scope(() => groupNorm(toGpu(X), toGpu(W), toGpu(B), c)).read();
     const ref = groupNormRef(X, W, B, c);
     expect(y.filter(Number.isNaN).length).toBe(24); // 2 channels x 12 pixels
     expectClose(y, f32(ref.data), FWD_TOL, 'NaN');

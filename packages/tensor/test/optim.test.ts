@@ -1,10 +1,9 @@
 /** Fused Adam and EMA updates against their float64 references. */
 import { adamStep, emaUpdate, tensor } from '@pfgmpp/tensor/node';
 import { adamRef, emaRef } from '@pfgmpp/tensor/reference';
-import { expectClose, GPU_SKIP_REASON, testGpu, uniformValues } from '@pfgmpp/test-utils';
+import { expectClose, f32, GPU_SKIP_REASON, testGpu, uniformValues } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 const r32 = (a: Float64Array) => Float64Array.from(f32(a));
 
 describe.skipIf(GPU_SKIP_REASON)('optimiser kernels', () => {

@@ -5,7 +5,6 @@
  */
 import {
   avgPool2d,
-  type Gpu,
   globalAvgPool,
   maxPool2d,
   noGrad,
@@ -18,17 +17,12 @@ import {
   avgPool2dRef,
   globalAvgPoolRef,
   maxPool2dRef,
-  type NDArray,
   nd,
   resizeBilinearRef,
 } from '@pfgmpp/tensor/reference';
-import { expectClose, GPU_SKIP_REASON, testGpu, uniformValues } from '@pfgmpp/test-utils';
+import { expectClose, f32, GPU_SKIP_REASON, randomNd, testGpu, toGpu } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
-const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-const rand = (shape: number[], seed: number) => nd(shape, uniformValues(size(shape), -1, 1, seed));
 const EXACT = { atol: 0, rtol: 0 };
 // A float32 sum of at most 64 values in [-1, 1], then one division.
 const AVG_TOL = { atol: 1e-6, rtol: 1e-6 };
@@ -52,9 +46,9 @@ const POOL_CASES: PoolCase[] = [
 ];
 
 async function checkPool(c: PoolCase, seed: number): Promise<void> {
-  const X = rand(c.x, seed);
+  const X = randomNd(c.x, seed);
   const label = `x [${c.x}] kernel ${c.kernel} stride ${c.stride} padding ${c.padding}`;
-  const x = up(X);
+  const x = toGpu(X);
   const yMax = maxPool2d(x, c);
   const yIn = avgPool2d(x, { ...c, countIncludePad: true });
   const yEx = avgPool2d(x, { ...c, countIncludePad: false });
@@ -69,9 +63,8 @@ async function checkPool(c: PoolCase, seed: number): Promise<void> {
 }
 
 describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
-  let _gpu: Gpu;
   beforeAll(async () => {
-    _gpu = await testGpu();
+    await testGpu();
   });
 
   it('maxPool2d and avgPool2d (both divisors) match the references on edge shapes', async () => {
@@ -88,10 +81,10 @@ describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
   });
 
   it('NaN propagates to exactly the windows that hold it', async () => {
-    const X = rand([1, 2, 6, 7], 3);
+    const X = randomNd([1, 2, 6, 7], 3);
     X.data[(1 * 6 + 2) * 7 + 3] = Number.NaN; // channel 1, row 2, column 3
     const opts = { kernel: 3, stride: 2, padding: 1 };
-    const x = up(X);
+    const x = toGpu(X);
     const m = await scope(() => maxPool2d(x, opts)).read();
     const a = await scope(() => avgPool2d(x, { ...opts, countIncludePad: false })).read();
     const refM = maxPool2dRef(X, opts);
@@ -109,8 +102,8 @@ describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
       [2, 3, 5, 7],
       [1, 5, 8, 8],
     ].entries()) {
-      const X = rand(s, 200 + i);
-      const y = scope(() => globalAvgPool(up(X)));
+      const X = randomNd(s, 200 + i);
+      const y = scope(() => globalAvgPool(toGpu(X)));
       expect(y.shape).toEqual([s[0], s[1], 1, 1]);
       expectClose(await y.read(), f32(globalAvgPoolRef(X).data), AVG_TOL, `global [${s}]`);
       y.dispose();
@@ -145,8 +138,8 @@ describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
       ],
     ];
     for (const [i, [s, out]] of cases.entries()) {
-      const X = rand(s, 300 + i);
-      const x = up(X);
+      const X = randomNd(s, 300 + i);
+      const x = toGpu(X);
       for (const mode of ['half-pixel', 'tf1'] as const) {
         const y = resizeBilinear(x, out, { mode });
         expect(y.shape).toEqual([s[0], s[1], out[0], out[1]]);
@@ -163,8 +156,8 @@ describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
       [2, 3, 32, 32],
       [1, 3, 64, 64],
     ].entries()) {
-      const X = rand(s, 400 + i);
-      const x = up(X);
+      const X = randomNd(s, 400 + i);
+      const x = toGpu(X);
       for (const mode of ['half-pixel', 'tf1'] as const) {
         const y = resizeBilinear(x, [299, 299], { mode });
         const ref = resizeBilinearRef(X, [299, 299], mode);
@@ -174,14 +167,14 @@ describe.skipIf(GPU_SKIP_REASON)('pooling and resizing', () => {
       x.dispose();
     }
     // The two mappings differ by ~0.45 source pixels at 32 -> 299: check they really differ.
-    const X = rand([1, 1, 32, 32], 9);
+    const X = randomNd([1, 1, 32, 32], 9);
     const a = resizeBilinearRef(X, [299, 299], 'half-pixel').data;
     const b = resizeBilinearRef(X, [299, 299], 'tf1').data;
     expect(a.some((v, j) => Math.abs(v - (b[j] as number)) > 1e-2)).toBe(true);
     // Pixel centres of the tf1 mapping: output 0 samples input 0 exactly.
     expect(b[0]).toBe(X.data[0]);
-    const I = rand([1, 3, 299, 299], 10);
-    const x = up(I);
+    const I = randomNd([1, 3, 299, 299], 10);
+    const x = toGpu(I);
     for (const mode of ['half-pixel', 'tf1'] as const) {
       const y = resizeBilinear(x, [299, 299], { mode });
       expectClose(await y.read(), f32(I.data), EXACT, `${mode} identity`);

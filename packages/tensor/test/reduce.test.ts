@@ -13,16 +13,16 @@ import {
 import { type NDArray, nd, reduceRef } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
+  f32,
   GPU_SKIP_REASON,
   gpuGrads,
   numericGrad,
   testGpu,
+  toGpu,
   uniformValues,
 } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
-const up = (x: NDArray) => tensor(f32(x.data), x.shape);
 const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
 
 const CASES: { shape: number[]; axes?: number[] }[] = [
@@ -49,7 +49,7 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
         const n = c.shape.reduce((p, d) => p * d, 1);
         const x = nd(c.shape, uniformValues(n, -1, 1, k));
         for (const keep of [false, true]) {
-          const y = scope(() => op(up(x), c.axes, keep));
+          const y = scope(() => op(toGpu(x), c.axes, keep));
           const ref = reduceRef(kind, x, c.axes, keep);
           expect(y.shape).toEqual(ref.shape);
           expectClose(
@@ -67,7 +67,7 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
     const n = 1_000_003;
     const x = nd([n], uniformValues(n, 0, 1, 42));
     const ref = reduceRef('sum', x).data[0]!;
-    const got = await scope(() => sum(up(x))).item();
+    const got = await scope(() => sum(toGpu(x))).item();
     expect(Math.abs(got - ref) / ref).toBeLessThan(1e-6);
     const withNan = f32(uniformValues(1000, -1, 1, 1));
     withNan[517] = Number.NaN;
@@ -150,7 +150,7 @@ describe.skipIf(GPU_SKIP_REASON)('composites', () => {
   it('variance (unbiased and population) and its gradient', async () => {
     const x = nd([4, 9, 3], uniformValues(108, -2, 2, 5));
     for (const correction of [0, 1]) {
-      const y = scope(() => variance(up(x), 1, false, correction));
+      const y = scope(() => variance(toGpu(x), 1, false, correction));
       expectClose(
         await y.read(),
         f32(varianceRef(x, 1, correction).data),
@@ -166,9 +166,9 @@ describe.skipIf(GPU_SKIP_REASON)('composites', () => {
   });
   it('softmax and logsumexp on rows with large values, and their gradients', async () => {
     const x = nd([5, 13], uniformValues(65, -30, 30, 11));
-    const s = scope(() => softmax(up(x)));
+    const s = scope(() => softmax(toGpu(x)));
     expectClose(await s.read(), f32(softmaxRef(x).data), { atol: 1e-6, rtol: 1e-5 }, 'softmax');
-    const l = scope(() => logsumexp(up(x)));
+    const l = scope(() => logsumexp(toGpu(x)));
     expect(l.shape).toEqual([5]);
     expectClose(await l.read(), f32(logsumexpRef(x).data), { atol: 1e-5, rtol: 1e-6 }, 'logsumexp');
     const xs = nd([3, 7], uniformValues(21, -3, 3, 12));

@@ -14,7 +14,7 @@ import { normalizeAxes, reducedShape } from '../reference/reduce.ts';
 import { Tensor } from '../tensor.ts';
 import { broadcastTo } from './layout.ts';
 import { add, div, eq, exp, log, mul, square, sub } from './elementwise.ts';
-import { gpuOf, sameShape, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { sameShape, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
 
 const REDUCE_CODE = { sum: 0, max: 1, min: 2 } as const;
 type Kind = keyof typeof REDUCE_CODE;
