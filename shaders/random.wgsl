@@ -8,7 +8,7 @@
 // (2, 3): z = sqrt(-2 ln u0) * (cos, sin)(2 pi u1).
 // Bindings: 0 out: array<f32> (read_write), 1 streams: array<u32> (read), 2 p (uniform).
 // Geometry: one invocation per (row, block of 4), 1-D, folded into 2-D past 65,535 workgroups.
-// Uses lib/trig.wgsl (prepended by the descriptor).
+// Uses lib/philox.wgsl and lib/trig.wgsl (prepended by the descriptor).
 // Reference: packages/tensor/src/reference/random.ts (philox4x32, randomRef).
 
 override NORMAL: bool = false;
@@ -23,35 +23,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> streams: array<u32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-// High and low 32 bits of the 64-bit product a*b, from 16-bit halves (WGSL has no u64).
-fn mulhilo(a: u32, b: u32) -> vec2<u32> {
-  let a_lo = a & 0xffffu;
-  let a_hi = a >> 16u;
-  let b_lo = b & 0xffffu;
-  let b_hi = b >> 16u;
-  let ll = a_lo * b_lo;
-  let lh = a_lo * b_hi;
-  let hl = a_hi * b_lo;
-  let hh = a_hi * b_hi;
-  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-  let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-  return vec2<u32>(hi, a * b);
-}
-
-fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-  var c = counter;
-  var k = key;
-  for (var round = 0u; round < 10u; round++) {
-    let p0 = mulhilo(0xD2511F53u, c.x);
-    let p1 = mulhilo(0xCD9E8D57u, c.z);
-    c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
-    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
-  }
-  return c;
-}
-
-fn to_unit(v: u32) -> f32 { return (f32(v >> 8u) + 0.5) * (1.0 / 16777216.0); }
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -60,17 +31,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let r = t / p.blocks;
   let q = t % p.blocks;
   let s = select(p.stream + r, streams[r], p.explicit_streams == 1u);
-  let x = philox(vec4<u32>(p.offset + q, 0u, s, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+  let x = philox4x32(vec4<u32>(p.offset + q, 0u, s, 0u), vec2<u32>(p.seed_lo, p.seed_hi));
+  let u = philox_unit(x);
   var v: vec4<f32>;
   if (NORMAL) {
-    let r0 = sqrt(-2.0 * log(to_unit(x.x)));
-    let r1 = sqrt(-2.0 * log(to_unit(x.z)));
+    let r0 = sqrt(-2.0 * log(u.x));
+    let r1 = sqrt(-2.0 * log(u.z));
     // Angles in turns through lib/trig.wgsl: the same values on every device to ~1e-7.
-    let sc0 = sincos_turns(to_unit(x.y));
-    let sc1 = sincos_turns(to_unit(x.w));
+    let sc0 = sincos_turns(u.y);
+    let sc1 = sincos_turns(u.w);
     v = vec4<f32>(r0 * sc0.y, r0 * sc0.x, r1 * sc1.y, r1 * sc1.x);
   } else {
-    v = vec4<f32>(to_unit(x.x), to_unit(x.y), to_unit(x.z), to_unit(x.w));
+    v = u;
   }
   let j0 = q * 4u;
   let base = r * p.cols + j0;

@@ -9,6 +9,7 @@
 import { getDevice } from '@pfgmpp/tensor/node';
 import { PROFILE_MODELS, runProfile } from './profile.ts';
 import {
+  oursAttentionGflops,
   oursConv2dBackwardGflops,
   oursConv2dGflops,
   oursGroupNormGBs,
@@ -17,6 +18,7 @@ import {
 import {
   disposeTfjs,
   initTfjs,
+  tfjsAttentionGflops,
   tfjsConv2dBackwardGflops,
   tfjsConv2dGflops,
   tfjsGroupNormGBs,
@@ -47,7 +49,9 @@ suites:
             weight gradients), 1x1 forward; GFLOP/s against TensorFlow.js's WebGPU backend on
             the same adapter. groupnorm_fwd: GroupNorm + SiLU on 16 x 64 x 32x32, 32 groups,
             in effective GB/s (tensor read + written once) against a tfjs composition
-            (tf.moments + arithmetic + sigmoid)
+            (tf.moments + arithmetic + sigmoid). attention_16x16_fwd: attention forward on
+            q, k, v [16, 256, 256] (16 images, 256 channels, one head, 16x16 tokens), GFLOP/s
+            with FLOPs 4*B*L*L*C, against tf.matMul + tf.softmax + tf.matMul
   profile   GPU time per kernel family (timestamp queries) for one training step and one
             sampling step of MODEL: ${Object.keys(PROFILE_MODELS).join(', ')}
 
@@ -66,6 +70,8 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
   const conv1 = { ...conv3, k: 1, iters: 10, warmup: 2 };
   // GroupNorm + SiLU at the same UNet level: 16 x 64 x 32x32, 32 groups (4 MiB in, 4 out).
   const gn = { batch: 16, channels: 64, h: 32, w: 32, groups: 32, iters: 10, warmup: 2 };
+  // Self-attention at the 16x16 level: 16 images, 256 channels, one head (L = C = 256).
+  const attn = { batch: 16, channels: 256, tokens: 256, iters: 5, warmup: 2 };
   return {
     peerName: `TensorFlow.js ${tf.version} (${tf.backend})`,
     cases: [
@@ -110,6 +116,13 @@ async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> 
         unit: 'GB/s',
         ours: () => oursGroupNormGBs(gpu, gn),
         peer: () => tfjsGroupNormGBs(gn),
+      },
+      {
+        key: 'attention_16x16_fwd',
+        label: 'attention 16 x 256ch x 16x16, 1 head',
+        unit: 'GFLOP/s',
+        ours: () => oursAttentionGflops(gpu, attn),
+        peer: () => tfjsAttentionGflops(attn),
       },
     ],
   };

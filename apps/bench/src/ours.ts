@@ -1,5 +1,6 @@
 /** Timings of our kernels: warm-up (pipeline creation), then `iters` runs, then a GPU sync. */
 import {
+  attention,
   backward,
   conv2d,
   type Gpu,
@@ -124,4 +125,27 @@ export async function oursGroupNormGBs(gpu: Gpu, c: GroupNormCase): Promise<numb
   );
   for (const t of [x, weight, bias]) t.dispose();
   return (2 * c.batch * c.channels * c.h * c.w * 4) / seconds / 1e9;
+}
+
+export interface AttentionCase extends TimingOpts {
+  /** batch * heads */
+  batch: number;
+  /** Channels per head. */
+  channels: number;
+  /** Tokens (H * W). */
+  tokens: number;
+}
+
+/** FLOPs of one attention forward: two [L, C] x [C, L]-sized products, 4 * B * L * L * C. */
+export const attentionFlops = (c: AttentionCase) => 4 * c.batch * c.tokens * c.tokens * c.channels;
+
+/** GFLOP/s of attention's forward pass (q, k, v [B, C, L]; softmax FLOPs not counted). */
+export async function oursAttentionGflops(gpu: Gpu, c: AttentionCase): Promise<number> {
+  const shape = [c.batch, c.channels, c.tokens];
+  const q = randn(shape, { seed: 1 });
+  const k = randn(shape, { seed: 2 });
+  const v = randn(shape, { seed: 3 });
+  const seconds = await timeOp(gpu, () => attention(q, k, v), c);
+  for (const t of [q, k, v]) t.dispose();
+  return attentionFlops(c) / seconds / 1e9;
 }

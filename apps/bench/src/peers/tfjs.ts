@@ -347,6 +347,42 @@ export async function tfjsGroupNormGBs(opts: GroupNormOpts): Promise<number> {
   }
 }
 
+export interface AttentionOpts extends TimingOpts {
+  batch: number;
+  channels: number;
+  tokens: number;
+}
+
+/**
+ * GFLOP/s of attention composed from tfjs ops, as EDM computes it on q, k, v [B, C, L]:
+ * w = softmax(q^T (k / sqrt(C))) [B, L, L] (tf.matMul with transposeA, tf.softmax over the key
+ * axis), out = v w^T [B, C, L] (tf.matMul with transposeB). FLOPs as ours: 4 * B * L * L * C.
+ */
+export async function tfjsAttentionGflops(opts: AttentionOpts): Promise<number> {
+  await initTfjs();
+  const { batch, channels, tokens } = opts;
+  const shape: [number, number, number] = [batch, channels, tokens];
+  const q = tf.randomNormal(shape, 0, 1, 'float32') as tf.Tensor3D;
+  const k = tf.randomNormal(shape, 0, 1, 'float32') as tf.Tensor3D;
+  const v = tf.randomNormal(shape, 0, 1, 'float32') as tf.Tensor3D;
+  try {
+    const seconds = await timeOp(
+      () =>
+        tf.tidy(() => {
+          const w = tf.softmax(tf.matMul(q, tf.mul(k, 1 / Math.sqrt(channels)), true, false));
+          return tf.matMul(v, w, false, true);
+        }),
+      opts,
+    );
+    const iters = opts.iters ?? 10;
+    return (4 * batch * tokens * tokens * channels * iters) / seconds / 1e9;
+  } finally {
+    q.dispose();
+    k.dispose();
+    v.dispose();
+  }
+}
+
 /**
  * Disposes all tfjs tensors and backends, and destroys the device if tfjs created it (a device
  * passed to initTfjs is left alone). initTfjs can be called again afterwards.

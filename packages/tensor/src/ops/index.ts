@@ -15,3 +15,5 @@ export * from './random.ts';
 export * from './reduce.ts';
 export * from './resize.ts';
 export * from './optim.ts';
+export * from './attention.ts';
+export * from './dropout.ts';

@@ -8,3 +8,4 @@ export * from './conv.ts';
 export * from './pool.ts';
 export * from './norm.ts';
 export * from './optim.ts';
+export * from './attention.ts';
