@@ -222,6 +222,7 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
 
   it('profiles kernels with timestamp queries, summed per kernel family', async () => {
     gpu.startProfile();
+    const before = gpu.counters.dispatches;
     const y = scope(() => {
       const a = T.full([256, 256], 1);
       return T.sum(T.exp(T.matmul(a, a)));
@@ -235,9 +236,12 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
       expect(find(k), k).toBeDefined();
     }
     expect(times.every((t) => t.ms >= 0 && t.dispatches > 0)).toBe(true);
-    // Sorted largest first, and the matmul (2 x 256^3 flops) outweighs the fill.
+    // Sorted largest first; every dispatch timed once. (Comparing kernels' times would be
+    // flaky: lavapipe's timestamps include per-pass overhead of a few milliseconds.)
     expect(times.map((t) => t.ms)).toEqual([...times.map((t) => t.ms)].sort((a, b) => b - a));
-    expect(find('matmul')!.ms).toBeGreaterThan(find('fill.wgsl:main4')!.ms);
+    const timed = times.reduce((p, t) => p + t.dispatches, 0);
+    expect(timed).toBe(gpu.counters.dispatches - before);
+    expect(times.reduce((p, t) => p + t.ms, 0)).toBeGreaterThan(0);
   });
 
   it('gives clear errors for bad shapes and values', () => {
