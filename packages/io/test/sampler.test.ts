@@ -97,10 +97,11 @@ describe('BatchSampler', () => {
     });
     const ds = await ImageDataset.open(src, { cache: false });
     const s = new BatchSampler(ds, { batchSize: 4, seed: 1, prefetch: 3 });
-    await new Promise((r) => setTimeout(r, 30)); // the first batches decode meanwhile
+    // Generous margins (decoding a batch takes ~1.2 ms) so a loaded machine does not flake.
+    await new Promise((r) => setTimeout(r, 60)); // the first batches decode meanwhile
     for (let i = 0; i < 10; i++) {
       await s.next();
-      await new Promise((r) => setTimeout(r, 10)); // the training step
+      await new Promise((r) => setTimeout(r, 25)); // the training step
     }
     expect(s.waits).toBe(0);
     expect(s.delivered).toBe(10);
