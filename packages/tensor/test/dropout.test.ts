@@ -4,7 +4,18 @@
  * and scale it replaces; the drop rate statistically; NaN; p = 0 and p = 1; gradients (the
  * same mask and scale; central differences of the reference, linear in x for a fixed mask).
  */
-import { affine, dropout, mul, rand, scope, step, type Tensor, tensor } from '@pfgmpp/tensor/node';
+import {
+  affine,
+  backward,
+  dropout,
+  mul,
+  rand,
+  scope,
+  step,
+  sum,
+  type Tensor,
+  tensor,
+} from '@pfgmpp/tensor/node';
 import { dropoutRef } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
@@ -116,5 +127,25 @@ describe.skipIf(GPU_SKIP_REASON)('dropout', () => {
     expect(() => dropout(x, 1.5, { seed: 1 })).toThrow(/p must be in \[0, 1\]/);
     expect(() => dropout(x, Number.NaN, { seed: 1 })).toThrow(/p must be in \[0, 1\]/);
     x.dispose();
+  });
+});
+
+describe.skipIf(GPU_SKIP_REASON)('dropout options', () => {
+  it('backward redraws the forward mask even when the caller advances its options object', async () => {
+    await testGpu();
+    const o = { seed: 7, offset: 0 };
+    const x = tensor(new Float32Array(16).fill(1)).requireGrad();
+    const y = dropout(x, 0.5, o);
+    o.offset += 4;
+    backward(sum(y));
+    expect(Array.from(await x.grad!.read())).toEqual(Array.from(await y.read()));
+    x.dispose();
+    y.dispose();
+  });
+  it('rejects stream and offset values that would wrap', () => {
+    const x = tensor([1, 2, 3, 4]);
+    expect(() => dropout(x, 0.5, { seed: 1, stream: -1 })).toThrow(/stream/);
+    expect(() => dropout(x, 0.5, { seed: 1, offset: 1.5 })).toThrow(/offset/);
+    expect(() => dropout(x, 0.5, { seed: 1, offset: 2 ** 32 })).toThrow(/offset/);
   });
 });

@@ -77,9 +77,10 @@ describe.skipIf(GPU_SKIP_REASON)('optimiser kernels', () => {
   it('rejects mismatched shapes and bad steps', () => {
     const a = tensor([1, 2]);
     expect(() => adamStep(a, tensor([1, 2, 3]), a, a, { lr: 1, step: 1 })).toThrow(/shapes differ/);
-    expect(() => adamStep(a, a, tensor([0, 0]), tensor([0, 0]), { lr: 1, step: 0 })).toThrow(
-      /step/,
-    );
+    expect(() =>
+      adamStep(a, tensor([0, 0]), tensor([0, 0]), tensor([0, 0]), { lr: 1, step: 0 }),
+    ).toThrow(/step/);
     expect(() => emaUpdate(a, tensor([1]), 0.5)).toThrow(/shapes differ/);
+    expect(() => emaUpdate(a, a.view(), 0.5)).toThrow(/must not share storage/);
   });
 });

@@ -16,7 +16,7 @@ import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { affine } from './elementwise.ts';
 import { reshape } from './layout.ts';
-import { gpuOf, uniformBlock, workgroupsFor } from './util.ts';
+import { checkStreamPosition, gpuOf, uniformBlock, workgroupsFor } from './util.ts';
 
 export interface DropoutOptions {
   seed: number;
@@ -54,11 +54,12 @@ function dropoutRaw(x: Tensor, p: number, o: DropoutOptions): Tensor {
 
 export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
   if (!(p >= 0 && p <= 1)) throw new TensorError(`dropout: p must be in [0, 1], got ${p}`);
-  if (!Number.isSafeInteger(options.seed) || options.seed < 0)
-    throw new TensorError(`dropout: seed must be a non-negative integer, got ${options.seed}`);
+  checkStreamPosition('dropout', options);
   if (p === 0) return reshape(x, x.shape);
   if (p === 1) return affine(x, 0, 0);
-  const y = dropoutRaw(x, p, options);
-  if (needsGrad([x])) record(y, [x], (g) => [dropoutRaw(g, p, options)]);
+  // A copy: the backward must redraw this mask even if the caller advances its options object.
+  const o = { seed: options.seed, stream: options.stream ?? 0, offset: options.offset ?? 0 };
+  const y = dropoutRaw(x, p, o);
+  if (needsGrad([x])) record(y, [x], (g) => [dropoutRaw(g, p, o)]);
   return y;
 }

@@ -19,6 +19,7 @@ export interface AdamOptions {
   sanitize?: boolean;
 }
 
+/** Same shapes, and distinct storage: a buffer cannot be bound writable and readable at once. */
 function sameShapes(name: string, ts: readonly Tensor[]): void {
   const first = ts[0] as Tensor;
   for (const t of ts) {
@@ -27,6 +28,9 @@ function sameShapes(name: string, ts: readonly Tensor[]): void {
         `${name}: shapes differ: ${ts.map((x) => shapeStr(x.shape)).join(', ')}`,
       );
     }
+  }
+  if (new Set(ts.map((t) => t.buffer)).size !== ts.length) {
+    throw new TensorError(`${name}: the tensors must not share storage`);
   }
 }
 

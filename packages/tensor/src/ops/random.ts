@@ -9,7 +9,7 @@
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { gpuOf, uniformBlock, workgroupsFor } from './util.ts';
+import { checkStreamPosition, gpuOf, uniformBlock, workgroupsFor } from './util.ts';
 
 export interface RandomOptions {
   seed: number;
@@ -25,8 +25,7 @@ function random(
   o: RandomOptions,
   gpu = gpuOf(),
 ): Tensor {
-  if (!Number.isSafeInteger(o.seed) || o.seed < 0)
-    throw new TensorError(`random: seed must be a non-negative integer, got ${o.seed}`);
+  checkStreamPosition('random', o);
   const t = Tensor.empty(gpu, shape);
   if (t.size === 0) return t;
   const perRow = o.perRow === true || o.rowStreams !== undefined;

@@ -47,7 +47,7 @@ export function resizeBilinear(
     throw new TensorError('resizeBilinear: only alignCorners false is implemented');
   }
   const mode = opts.mode ?? 'half-pixel';
-  if (!(mode in MODE)) throw new TensorError(`resizeBilinear: unknown mode '${mode}'`);
+  if (!Object.hasOwn(MODE, mode)) throw new TensorError(`resizeBilinear: unknown mode '${mode}'`);
   if (H === 0 || W === 0) throw new TensorError('resizeBilinear: empty input');
   const y = Tensor.empty(x.gpu, [N, C, OH, OW]);
   const n = N * C * OH * OW;

@@ -104,3 +104,22 @@ export function runWorkgroups(shape: readonly number[]): number {
   const rows = shape.reduce((p, d) => p * d, 1) / len;
   return Math.ceil((rows * Math.ceil(len / RUN)) / 64);
 }
+
+/**
+ * Validates seed (a safe integer >= 0), stream and offset (integers in [0, 2^32)): the kernels
+ * take them as u32 words, and a wrapped value would silently draw another stream.
+ */
+export function checkStreamPosition(
+  op: string,
+  o: { seed: number; stream?: number; offset?: number },
+): void {
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) {
+    throw new TensorError(`${op}: seed must be a non-negative integer, got ${o.seed}`);
+  }
+  for (const key of ['stream', 'offset'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw new TensorError(`${op}: ${key} must be an integer in [0, 2^32), got ${v}`);
+    }
+  }
+}
