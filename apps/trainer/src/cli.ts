@@ -25,6 +25,8 @@ export type OptionValues = Record<string, string | number | boolean | undefined>
 export interface Parsed {
   help: boolean;
   values: OptionValues;
+  /** Arguments that are not options (only where the command takes them). */
+  positional: string[];
 }
 
 /** Edit distance, to suggest the option a typo meant. */
@@ -48,12 +50,22 @@ function suggest(name: string, specs: readonly OptionSpec[]): string {
     : '';
 }
 
-export function parseOptions(args: readonly string[], specs: readonly OptionSpec[]): Parsed {
-  if (args.some((a) => a === '--help' || a === '-h')) return { help: true, values: {} };
+export function parseOptions(
+  args: readonly string[],
+  specs: readonly OptionSpec[],
+  allowPositional = false,
+): Parsed {
+  if (args.some((a) => a === '--help' || a === '-h'))
+    return { help: true, values: {}, positional: [] };
   const values: OptionValues = {};
+  const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (!arg.startsWith('-') || arg === '-') throw new UsageError(`unexpected argument '${arg}'`);
+    if (!arg.startsWith('-') || arg === '-') {
+      if (!allowPositional) throw new UsageError(`unexpected argument '${arg}'`);
+      positional.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = arg.slice(arg.startsWith('--') ? 2 : 1, eq < 0 ? undefined : eq);
     const spec = arg.startsWith('--') ? specs.find((s) => s.name === name) : undefined;
@@ -94,7 +106,7 @@ export function parseOptions(args: readonly string[], specs: readonly OptionSpec
       throw new UsageError(`missing required option --${s.name}`);
     }
   }
-  return { help: false, values };
+  return { help: false, values, positional };
 }
 
 /** The options block of a help text, names and descriptions in two columns. */

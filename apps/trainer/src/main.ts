@@ -8,11 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { formatOptions, parseOptions, UsageError } from './cli.ts';
 import type { Command } from './commands/command.ts';
 import { datasetCommand } from './commands/dataset.ts';
+import { inspectCommand } from './commands/inspect.ts';
 import { type Io, nodeIo } from './io.ts';
 
 export { nodeIo };
 
-export const COMMANDS: readonly Command[] = [datasetCommand];
+export const COMMANDS: readonly Command[] = [datasetCommand, inspectCommand];
 
 export function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
@@ -55,12 +56,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
   const prefix = `pfgmpp ${command.name}`;
   try {
-    const parsed = parseOptions(rest, command.options);
+    const parsed = parseOptions(rest, command.options, command.takesArguments === true);
     if (parsed.help) {
       io.out(commandHelp(command));
       return 0;
     }
-    await command.run(parsed.values, io);
+    await command.run(parsed.values, io, parsed.positional);
     return 0;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

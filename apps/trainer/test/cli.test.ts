@@ -55,8 +55,14 @@ describe('option parser', () => {
     ).toEqual({
       help: false,
       values: { source: 'a', dest: 'b', 'max-images': 7, transform: 'center-crop' },
+      positional: [],
     });
     expect(parseOptions(['--bogus', '-h'], specs).help).toBe(true);
+    // Arguments that are not options only where the command takes them.
+    expect(() => parseOptions(['file.pt'], specs)).toThrow(/unexpected argument 'file.pt'/);
+    expect(
+      parseOptions(['file.pt', '--source', 'a', '--dest', 'b'], specs, true).positional,
+    ).toEqual(['file.pt']);
   });
 
   it('raises one-line UsageErrors', () => {
@@ -115,7 +121,10 @@ describe('pfgmpp CLI', () => {
   it('usage errors: exit code 2 and one line on stderr', async () => {
     const cases: [string[], string][] = [
       [[], "pfgmpp: missing command (try 'pfgmpp --help')"],
-      [['trian'], "pfgmpp: unknown command 'trian' (commands: dataset; try 'pfgmpp --help')"],
+      [
+        ['trian'],
+        "pfgmpp: unknown command 'trian' (commands: dataset, inspect; try 'pfgmpp --help')",
+      ],
       [
         ['dataset', '--source', 'x', '--dest', 'y', '--colour'],
         "pfgmpp dataset: unknown option '--colour' (try 'pfgmpp dataset --help')",
@@ -212,5 +221,52 @@ describe('pfgmpp CLI', () => {
     expect(ok.out).toContain('wrote 5 images (32x32 gray, with labels)');
     expect(readdirSync(dest).sort()).toEqual(['00000', 'dataset.json']);
     expect(readdirSync(join(dest, '00000'))).toHaveLength(5);
+  });
+});
+
+describe('pfgmpp inspect', () => {
+  const fixture = (name: string) => join(ROOT, 'test/fixtures/io', name);
+
+  it('summarises an official-style PFGM++ training state as text and JSON', async () => {
+    const file = fixture('training-state-like.pt');
+    const r = await cli('inspect', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/format\s+training-state \(torch-zip\)/);
+    expect(r.out).toMatch(/network\s+EDMPrecond/);
+    expect(r.out).toMatch(/D\s+128/);
+    expect(r.out).toMatch(/EMA, Adam state/);
+    const j = await cli('inspect', file, '--json');
+    const s = JSON.parse(j.out);
+    expect(s).toMatchObject({
+      format: 'training-state',
+      D: 128,
+      resolution: 4,
+      channels: 1,
+      hasEma: true,
+      hasOptimizer: true,
+    });
+    expect(s.values).toBeGreaterThan(0);
+  });
+
+  it('reads a plain torch.save(state_dict) file and counts its values', async () => {
+    const j = await cli('inspect', fixture('edm_adm_uncond.pt'), '--json');
+    expect(j.code).toBe(0);
+    // The reference network's 48,795 parameters plus its buffers (16 resample-filter values).
+    expect(JSON.parse(j.out)).toMatchObject({ format: 'state-dict', tensors: 124, values: 48811 });
+  });
+
+  it('usage errors exit 2, unreadable files exit 1 with one line naming the file', async () => {
+    const none = await cli('inspect');
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/needs a CHECKPOINT/);
+    const missing = await cli('inspect', join(temp(), 'absent.pt'));
+    expect(missing.code).toBe(1);
+    expect(missing.err.trim().split('\n')).toHaveLength(1);
+    expect(missing.err).toMatch(/absent\.pt/);
+    const junk = join(temp(), 'junk.pt');
+    writeFileSync(junk, 'not a checkpoint');
+    const bad = await cli('inspect', junk);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/junk\.pt/);
   });
 });

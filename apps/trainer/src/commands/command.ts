@@ -10,6 +10,8 @@ export interface Command {
   /** Paragraphs after the usage line in `pfgmpp NAME --help`. */
   description: string;
   options: readonly OptionSpec[];
+  /** Arguments that are not options (e.g. a checkpoint file) are accepted. */
+  takesArguments?: boolean;
   /** Runs with parsed options; throws UsageError for misuse, anything else for failures. */
-  run(values: OptionValues, io: Io): Promise<void>;
+  run(values: OptionValues, io: Io, positional: readonly string[]): Promise<void>;
 }
