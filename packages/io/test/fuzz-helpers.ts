@@ -7,17 +7,8 @@ export const TIME_BUDGET_MS = 2000;
 export const SCALE = Number(process.env.IO_FUZZ_SCALE ?? 1);
 export const SEED = Number(process.env.IO_FUZZ_SEED ?? 0);
 
-/** mulberry32: small, fast and seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator shared by the project's tests (mulberry32). */
+export { seeded as rng } from '@pfgmpp/test-utils/rng';
 
 /** Byte values that turn lengths, counts and opcodes into edge cases. */
 const EDGES = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff];
