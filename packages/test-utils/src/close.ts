@@ -44,3 +44,41 @@ export function expectClose(
     );
   }
 }
+
+/**
+ * Throws unless max|actual - expected| <= rtol * max|expected| (+ atol): the reference
+ * fixtures' metric, which judges every element against the tensor's scale instead of its own
+ * magnitude (near-zero elements of a float32 result carry absolute, not relative, error).
+ */
+export function expectCloseToScale(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  label = '',
+  atol = 0,
+): number {
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length}, expected ${expected.length}`);
+  }
+  let scale = 0;
+  let maxErr = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i] as number;
+    const a = actual[i] as number;
+    scale = Math.max(scale, Math.abs(e));
+    const err = Math.abs(a - e);
+    if (!(err <= maxErr)) {
+      maxErr = Number.isNaN(err) ? Number.POSITIVE_INFINITY : err;
+      at = i;
+    }
+  }
+  const limit = atol + rtol * scale;
+  if (!(maxErr <= limit)) {
+    throw new Error(
+      `${label}: max |error| ${maxErr.toExponential(3)} at [${at}] (got ${actual[at]}, expected ${expected[at]}) ` +
+        `exceeds ${limit.toExponential(3)} = ${atol} + ${rtol} * max|expected| ${scale.toExponential(3)}`,
+    );
+  }
+  return scale === 0 ? maxErr : maxErr / scale;
+}
