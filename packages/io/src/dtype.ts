@@ -128,7 +128,8 @@ export function typedFromBytes(dtype: DType, bytes: Uint8Array, bigEndian = fals
   if (bytes.length % size !== 0) {
     throw new FormatError(`${bytes.length} bytes are not a whole number of ${dtype} elements`);
   }
-  const copy = bytes.slice();
+  // new Uint8Array(view) copies; Buffer#slice would not (it returns a view into Node's pool).
+  const copy = new Uint8Array(bytes);
   if (bigEndian && size > 1) swapBytes(copy, size);
   return DTYPES[dtype].make(copy.buffer, 0, copy.length / size);
 }

@@ -269,3 +269,15 @@ print(json.dumps({k: [str(z[k].dtype), list(z[k].shape), z[k].astype(z[k].dtype.
     expect(() => readNpz(corrupt)).toThrow(/npz member 'bad'/);
   });
 });
+
+describe('inputs that are Node Buffers', () => {
+  it('reads an .npy held in a pooled Buffer (non-zero byteOffset; Buffer#slice is a view)', () => {
+    const bytes = writeNpy({ dtype: 'float32', shape: [3], data: Float32Array.of(1.5, -2, 8) });
+    // Small Buffers share Node's 8 KiB pool, so this one starts at an unaligned offset.
+    const pool = Buffer.allocUnsafe(bytes.length + 3);
+    pool.set(bytes, 3);
+    const view = pool.subarray(3);
+    expect(view.byteOffset % 4).not.toBe(0);
+    expect([...(readNpy(view).data as Float32Array)]).toEqual([1.5, -2, 8]);
+  });
+});
