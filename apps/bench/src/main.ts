@@ -7,7 +7,9 @@
  * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
  */
 import { getDevice } from '@pfgmpp/tensor/node';
+import { runFidSuite } from './fid-suite.ts';
 import { PROFILE_MODELS, runProfile } from './profile.ts';
+import { runUnetSuite } from './unet-suite.ts';
 import {
   oursAttentionGflops,
   oursConv2dBackwardGflops,
@@ -52,6 +54,13 @@ suites:
             (tf.moments + arithmetic + sigmoid). attention_16x16_fwd: attention forward on
             q, k, v [16, 256, 256] (16 images, 256 channels, one head, 16x16 tokens), GFLOP/s
             with FLOPs 4*B*L*L*C, against tf.matMul + tf.softmax + tf.matMul
+  unet      EDM-preconditioned SongUNet forward and forward+backward images/s and peak GPU
+            bytes: (a) small (32x32x3, 32 channels, mult [1,2,2], 1 block, attention at 16,
+            batch 16), (b) CIFAR-10 ddpmpp (55.7M parameters, batch 8); against PyTorch CPU
+            (Debian's python3-torch, 2 threads) on the same architecture. \`unet small\` runs (a) only
+  fid       Inception feature extraction images/s (EDM pipeline, synthetic weights, batch 8) on
+            32x32 (resized to 299) and 299x299 uint8 images, against the same network in PyTorch
+            CPU (Debian's python3-torch, 2 threads)
   profile   GPU time per kernel family (timestamp queries) for one training step and one
             sampling step of MODEL: ${Object.keys(PROFILE_MODELS).join(', ')}
 
@@ -152,6 +161,8 @@ async function main(argv: string[]): Promise<number> {
     if (json) console.log(JSON.stringify(result));
     return 0;
   }
+  if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1]);
+  if (suite === 'fid') return runFidSuite(await getDevice(), json);
   if (suite !== 'kernels') {
     console.error(`unknown suite "${suite}"\n\n${HELP}`);
     return 2;

@@ -3,7 +3,8 @@
  * sampling step of MODEL, largest first, from timestamp queries (Gpu.startProfile).
  *
  * Models: `mlp` (a 3-layer MLP on 64x784 inputs: matmul, bias add, SiLU, mean-square loss,
- * backward, SGD update). The UNet models join when the nn package exists.
+ * backward, SGD update); `unet-small` and `unet-cifar` (the `unet` suite's configurations:
+ * EDM-preconditioned SongUNet, mean-square loss, backward, Adam).
  */
 import {
   add,
@@ -21,6 +22,8 @@ import {
   type Tensor,
   zeros,
 } from '@pfgmpp/tensor/node';
+import { Adam, buildPrecond } from '@pfgmpp/nn';
+import { UNET_CONFIGS, type UnetBenchConfig } from './unet.ts';
 
 interface ProfileModel {
   /** One training step: forward, backward, parameter update. */
@@ -73,7 +76,42 @@ function mlp(): ProfileModel {
 
 const mul01 = (g: Tensor) => g.mul(0.01);
 
-export const PROFILE_MODELS: Record<string, () => ProfileModel> = { mlp };
+/** A training step (EDM precond forward, mean-square loss, backward, Adam) and a sampling step. */
+function unet(config: UnetBenchConfig): () => ProfileModel {
+  return () => {
+    const net = buildPrecond('EDMPrecond', config.kwargs).initialize(0);
+    const adam = new Adam(net);
+    const k = config.kwargs;
+    const shape = [config.batch, k.img_channels, k.img_resolution, k.img_resolution];
+    const x = randn(shape, { seed: 1 });
+    const sigma = randn([config.batch], { seed: 2 }).exp();
+    const aug = k.augment_dim ? randn([config.batch, k.augment_dim], { seed: 3 }) : null;
+    return {
+      trainStep: () =>
+        scope(() => {
+          net.train();
+          backward(mean(square(sub(net.forward(x, sigma, null, aug), x))));
+          adam.step(1e-4);
+        }),
+      sampleStep: () =>
+        scope(() => {
+          net.eval();
+          noGrad(() => net.forward(x, sigma, null, aug));
+        }),
+      dispose: () => {
+        adam.dispose();
+        net.dispose();
+        for (const t of [x, sigma, aug]) t?.dispose();
+      },
+    };
+  };
+}
+
+export const PROFILE_MODELS: Record<string, () => ProfileModel> = {
+  mlp,
+  'unet-small': unet(UNET_CONFIGS.small),
+  'unet-cifar': unet(UNET_CONFIGS.cifar),
+};
 
 function table(title: string, times: KernelTime[]): string {
   const total = times.reduce((p, t) => p + t.ms, 0);

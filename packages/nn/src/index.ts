@@ -63,3 +63,4 @@ export {
   RECIPES,
 } from './presets.ts';
 export { Adam, type AdamConfig, type EmaSchedule, emaBeta, updateEma } from './optim.ts';
+export { asDenoiser, type PrecondDenoiser } from './denoiser.ts';

@@ -1,0 +1,104 @@
+/**
+ * The `fid` suite: Inception feature extraction (EDM pipeline: uint8 images, TF1 resize to
+ * 299x299, (x-128)/128, the FID Inception-v3 to pool3) in images/s with synthetic weights,
+ * against the same network in PyTorch on the CPU (Debian's python3-torch, 2 threads).
+ * Keys fid_inception_{32,299}, unit img/s.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { convMacsPerImage, InceptionV3, prepareWeights, syntheticWeights } from '@pfgmpp/fid';
+import type { Gpu } from '@pfgmpp/tensor/node';
+
+const PYTHON = '/usr/bin/python3';
+const PEER = fileURLToPath(new URL('../peers/inception_torch.py', import.meta.url));
+
+interface FidCase {
+  key: string;
+  label: string;
+  /** Input side (images are size x size, resized to 299 unless 299). */
+  size: number;
+  batch: number;
+  iters: number;
+}
+
+/** Small batches: a 299x299 forward is about 11 GFLOP per image, seconds on a software GPU. */
+const CASES: FidCase[] = [
+  {
+    key: 'fid_inception_32',
+    label: 'Inception 32x32 -> 299, batch 8',
+    size: 32,
+    batch: 8,
+    iters: 2,
+  },
+  { key: 'fid_inception_299', label: 'Inception 299x299, batch 8', size: 299, batch: 8, iters: 2 },
+];
+
+function randomImages(n: number, seed: number): Uint8Array {
+  let a = seed >>> 0;
+  return Uint8Array.from({ length: n }, () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a >>> 24;
+  });
+}
+
+async function ours(net: InceptionV3, c: FidCase): Promise<number> {
+  const data = randomImages(c.batch * 3 * c.size * c.size, 1);
+  const shape = [c.batch, 3, c.size, c.size] as const;
+  await net.embed(data, shape); // warm-up: pipelines compile
+  const t0 = performance.now();
+  for (let i = 0; i < c.iters; i++) await net.embed(data, shape);
+  return (c.batch * c.iters) / ((performance.now() - t0) / 1000);
+}
+
+function torchPeer(c: FidCase): number | string {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+  } catch {
+    return 'PyTorch is not installed (apt-get install python3-torch)';
+  }
+  const cfg = { batch: c.batch, size: c.size, iters: c.iters, threads: 2 };
+  const out = execFileSync(PYTHON, [PEER, JSON.stringify(cfg)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop() as string).img_s as number;
+}
+
+export async function runFidSuite(gpu: Gpu, json: boolean): Promise<number> {
+  console.log(
+    `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}; peer: PyTorch CPU, 2 threads; ` +
+      `${(convMacsPerImage() / 1e9).toFixed(2)} GMAC per image`,
+  );
+  const net = InceptionV3.create(gpu, prepareWeights(syntheticWeights(), 'synthetic'));
+  const results: Record<string, { ours: number; peer: number; unit: string; ratio: number }> = {};
+  const rows: string[][] = [['case', 'ours img/s', 'peer img/s', 'ours/peer', 'ours GFLOP/s']];
+  for (const c of CASES) {
+    process.stderr.write(`  ${c.label}: ours...\n`);
+    const o = await ours(net, c);
+    process.stderr.write(`  ${c.label}: PyTorch...\n`);
+    const peer = torchPeer(c);
+    if (typeof peer === 'string') process.stderr.write(`  peer skipped: ${peer}\n`);
+    const p = typeof peer === 'string' ? Number.NaN : peer;
+    results[c.key] = { ours: o, peer: p, unit: 'img/s', ratio: o / p };
+    rows.push([
+      c.label,
+      o.toFixed(3),
+      Number.isNaN(p) ? '-' : p.toFixed(3),
+      Number.isNaN(p) ? '-' : `${(o / p).toFixed(2)}x`,
+      ((o * 2 * convMacsPerImage()) / 1e9).toFixed(1),
+    ]);
+  }
+  const peak = gpu.memory().peakBytes;
+  net.dispose();
+  const widths = (rows[0] as string[]).map((_, i) =>
+    Math.max(...rows.map((r) => (r[i] as string).length)),
+  );
+  for (const r of rows)
+    console.log(
+      r
+        .map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number)))
+        .join('  '),
+    );
+  console.log(`peak GPU memory: ${(peak / 2 ** 20).toFixed(0)} MiB`);
+  if (json) console.log(JSON.stringify(results));
+  return 0;
+}

@@ -1,0 +1,54 @@
+/** The `unet` suite's table and JSON (keys unet_{small,cifar}_{fwd,fwdbwd}, unit img/s). */
+import type { Gpu } from '@pfgmpp/tensor/node';
+import { oursUnet, torchUnet, UNET_CONFIGS, type UnetFigures } from './unet.ts';
+
+export async function runUnetSuite(gpu: Gpu, json: boolean, only?: string): Promise<number> {
+  const names = (only ? [only] : Object.keys(UNET_CONFIGS)) as (keyof typeof UNET_CONFIGS)[];
+  for (const n of names) {
+    if (!UNET_CONFIGS[n]) {
+      console.error(
+        `unknown unet config "${n}"; available: ${Object.keys(UNET_CONFIGS).join(', ')}`,
+      );
+      return 2;
+    }
+  }
+  console.log(
+    `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}; peer: PyTorch CPU, 2 threads`,
+  );
+  const results: Record<string, { ours: number; peer: number; unit: string; ratio: number }> = {};
+  const rows: string[][] = [['case', 'ours img/s', 'peer img/s', 'ours/peer', 'peak GPU MiB']];
+  for (const n of names) {
+    const c = UNET_CONFIGS[n];
+    process.stderr.write(`  ${c.label}: ours...\n`);
+    const ours = await oursUnet(gpu, c);
+    process.stderr.write(`  ${c.label}: PyTorch...\n`);
+    const peer = torchUnet(c);
+    if (typeof peer === 'string') process.stderr.write(`  peer skipped: ${peer}\n`);
+    if (typeof peer !== 'string' && peer.params !== ours.params) {
+      process.stderr.write(`  note: peer has ${peer.params} parameters, ours ${ours.params}\n`);
+    }
+    for (const mode of ['fwd', 'fwdbwd'] as const) {
+      const p = typeof peer === 'string' ? Number.NaN : (peer as UnetFigures)[mode];
+      const o = ours[mode];
+      results[`unet_${n}_${mode}`] = { ours: o, peer: p, unit: 'img/s', ratio: o / p };
+      rows.push([
+        `${n} ${mode === 'fwd' ? 'forward' : 'forward+backward'}`,
+        o.toFixed(2),
+        Number.isNaN(p) ? '-' : p.toFixed(2),
+        Number.isNaN(p) ? '-' : `${(o / p).toFixed(2)}x`,
+        (ours.peakBytes / 2 ** 20).toFixed(0),
+      ]);
+    }
+  }
+  const widths = (rows[0] as string[]).map((_, i) =>
+    Math.max(...rows.map((r) => (r[i] as string).length)),
+  );
+  for (const r of rows)
+    console.log(
+      r
+        .map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number)))
+        .join('  '),
+    );
+  if (json) console.log(JSON.stringify(results));
+  return 0;
+}
