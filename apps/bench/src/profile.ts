@@ -111,6 +111,18 @@ export const PROFILE_MODELS: Record<string, () => ProfileModel> = {
   mlp,
   'unet-small': unet(UNET_CONFIGS.small),
   'unet-cifar': unet(UNET_CONFIGS.cifar),
+  'unet-mnist16': unet({
+    label: 'the shipped MNIST model (16x16x1, 16 ch, [1,2,2], 1 block), batch 64',
+    batch: 64,
+    iters: 1,
+    kwargs: {
+      ...UNET_CONFIGS.small.kwargs,
+      img_resolution: 16,
+      img_channels: 1,
+      model_channels: 16,
+      attn_resolutions: [],
+    },
+  }),
 };
 
 function table(title: string, times: KernelTime[]): string {

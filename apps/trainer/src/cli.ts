@@ -12,7 +12,7 @@ export class UsageError extends Error {
 export interface OptionSpec {
   /** Long name without dashes: 'max-images' is `--max-images`. */
   name: string;
-  kind: 'string' | 'int' | 'flag';
+  kind: 'string' | 'int' | 'float' | 'flag';
   /** Placeholder shown in help, e.g. PATH. */
   value?: string;
   help: string;
@@ -99,6 +99,12 @@ export function parseOptions(
         throw new UsageError(`option --${spec.name} must be a non-negative integer; got '${text}'`);
       }
       values[spec.name] = Number(text);
+    } else if (spec.kind === 'float') {
+      const v = Number(text);
+      if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || !Number.isFinite(v)) {
+        throw new UsageError(`option --${spec.name} must be a number; got '${text}'`);
+      }
+      values[spec.name] = v;
     } else values[spec.name] = text;
   }
   for (const s of specs) {

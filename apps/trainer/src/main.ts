@@ -8,12 +8,27 @@ import { pathToFileURL } from 'node:url';
 import { formatOptions, parseOptions, UsageError } from './cli.ts';
 import type { Command } from './commands/command.ts';
 import { datasetCommand } from './commands/dataset.ts';
+import { fidCommand } from './commands/fid.ts';
+import { demoCommand } from './commands/demo.ts';
+import { denoiseCommand } from './commands/denoise.ts';
+import { generateCommand } from './commands/generate.ts';
+import { qualityCommand } from './commands/quality.ts';
 import { inspectCommand } from './commands/inspect.ts';
+import { trainCommand } from './commands/train.ts';
 import { type Io, nodeIo } from './io.ts';
 
 export { nodeIo };
 
-export const COMMANDS: readonly Command[] = [datasetCommand, inspectCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  trainCommand,
+  generateCommand,
+  denoiseCommand,
+  qualityCommand,
+  datasetCommand,
+  inspectCommand,
+  fidCommand,
+];
 
 export function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

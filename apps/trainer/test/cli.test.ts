@@ -123,7 +123,7 @@ describe('pfgmpp CLI', () => {
       [[], "pfgmpp: missing command (try 'pfgmpp --help')"],
       [
         ['trian'],
-        "pfgmpp: unknown command 'trian' (commands: dataset, inspect; try 'pfgmpp --help')",
+        "pfgmpp: unknown command 'trian' (commands: demo, train, generate, denoise, quality, dataset, inspect, fid; try 'pfgmpp --help')",
       ],
       [
         ['dataset', '--source', 'x', '--dest', 'y', '--colour'],

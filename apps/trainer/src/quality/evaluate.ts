@@ -1,0 +1,123 @@
+/**
+ * Training the digit classifier and measuring a generator with it. The built-in MNIST digits are
+ * split by index: every tenth image (index % 10 == 9) is held out from classifier training and
+ * serves as the real reference set; the first 1,000 of the others give the real-vs-real floor.
+ */
+import type { ImageDataset } from '@pfgmpp/io';
+import { Adam } from '@pfgmpp/nn';
+import { backward, scopeAsync, tensor } from '@pfgmpp/tensor';
+import { frechetDistance, statsOf } from '@pfgmpp/fid';
+import { classify, confidence, DigitClassifier } from './classifier.ts';
+
+export interface DigitSet {
+  images: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
+
+const isHeldOut = (i: number) => i % 10 === 9;
+
+/** The training or held-out split of a labelled 1-channel dataset, in [-1, 1]. */
+export async function digitSplit(
+  ds: ImageDataset,
+  heldOut: boolean,
+  limit = Infinity,
+): Promise<DigitSet> {
+  const [C, H, W] = ds.shape;
+  if (C !== 1) throw new Error(`the digit classifier needs 1-channel images, got ${C} channels`);
+  if (!ds.labels?.ids) throw new Error('the digit classifier needs class labels (dataset.json)');
+  const idx: number[] = [];
+  for (let i = 0; i < ds.size && idx.length < limit; i++) if (isHeldOut(i) === heldOut) idx.push(i);
+  const plane = H * W;
+  const images = new Float32Array(idx.length * plane);
+  const labels = new Int32Array(idx.length);
+  for (const [k, i] of idx.entries()) {
+    const raw = await ds.raw(ds.rawIndex[i] as number);
+    for (let p = 0; p < plane; p++) images[k * plane + p] = (raw[p] as number) / 127.5 - 1;
+    labels[k] = ds.labels.ids[i] as number;
+  }
+  return { images, labels, n: idx.length };
+}
+
+/** Trains the classifier with Adam on the training split; returns it with its held-out accuracy. */
+export async function trainClassifier(
+  ds: ImageDataset,
+  o: {
+    steps: number;
+    batch: number;
+    lr: number;
+    seed: number;
+    onStep?: (step: number, loss: number) => void;
+  },
+): Promise<{ net: DigitClassifier; accuracy: number }> {
+  const R = ds.shape[1];
+  const train = await digitSplit(ds, false);
+  const held = await digitSplit(ds, true);
+  const net = new DigitClassifier(R).initialize(o.seed).train();
+  const adam = new Adam(net);
+  const plane = R * R;
+  let state = o.seed >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  for (let step = 0; step < o.steps; step++) {
+    const x = new Float32Array(o.batch * plane);
+    const onehot = new Float32Array(o.batch * 10);
+    for (let b = 0; b < o.batch; b++) {
+      const i = Math.floor(next() * train.n);
+      x.set(train.images.subarray(i * plane, (i + 1) * plane), b * plane);
+      onehot[b * 10 + (train.labels[i] as number)] = 1;
+    }
+    const loss = await scopeAsync(async () => {
+      const l = net.loss(tensor(x, [o.batch, 1, R, R]), tensor(onehot, [o.batch, 10]));
+      backward(l);
+      return l.item();
+    });
+    // Cosine decay keeps the last steps from bouncing.
+    adam.step(o.lr * 0.5 * (1 + Math.cos((Math.PI * step) / o.steps)));
+    o.onStep?.(step, loss);
+  }
+  adam.dispose();
+  const { probs } = await classify(net, held.images, held.n);
+  return { net, accuracy: confidence(probs, held.n, 0.9, held.labels).accuracy };
+}
+
+export interface QualityReport {
+  samples: number;
+  /** Share of samples whose top class has probability > 0.9. */
+  confidentShare: number;
+  histogram: number[];
+  /** Frechet distance of sample features to the held-out digits' features. */
+  frechet: number;
+  /** The same distance between 1,000 training digits and the held-out digits (the floor). */
+  frechetRealFloor: number;
+  /** Classifier accuracy on the held-out digits. */
+  heldOutAccuracy: number;
+}
+
+/** Measures `samples` (n images in [-1, 1], 1 x R x R) against the dataset's held-out digits. */
+export async function measureQuality(
+  net: DigitClassifier,
+  ds: ImageDataset,
+  samples: Float32Array,
+  n: number,
+): Promise<QualityReport> {
+  const held = await digitSplit(ds, true);
+  const real = await digitSplit(ds, false, 1000);
+  const ofSamples = await classify(net, samples, n);
+  const ofHeld = await classify(net, held.images, held.n);
+  const ofReal = await classify(net, real.images, real.n);
+  const heldStats = statsOf(ofHeld.features, held.n, 64);
+  const c = confidence(ofSamples.probs, n);
+  return {
+    samples: n,
+    confidentShare: c.confidentShare,
+    histogram: c.histogram,
+    frechet: frechetDistance(statsOf(ofSamples.features, n, 64), heldStats),
+    frechetRealFloor: frechetDistance(statsOf(ofReal.features, real.n, 64), heldStats),
+    heldOutAccuracy: confidence(ofHeld.probs, held.n, 0.9, held.labels).accuracy,
+  };
+}

@@ -1,0 +1,337 @@
+/**
+ * The training loop of SPEC 7: gradient accumulation, linear learning-rate ramp-up, gradient
+ * sanitising (inside the fused Adam kernel), EMA with ramp-up, ticks with `log.txt`,
+ * `stats.jsonl`, a loss-curve PNG, network snapshots and resumable training states.
+ *
+ * Reproducibility: the data order, the noise of every loss (seed, step) and the dropout
+ * streams are functions of the seed and the images seen, and the training state stores all
+ * three, so a resumed run computes the same losses as an uninterrupted one.
+ */
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
+import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '@pfgmpp/io/node';
+import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } from '@pfgmpp/nn';
+import { edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
+import {
+  backward,
+  type Gpu,
+  mean,
+  mul,
+  scopeAsync,
+  sum,
+  type Tensor,
+  tensor,
+} from '@pfgmpp/tensor/node';
+import { loadInto, toInputs, writeSnapshot } from './network.ts';
+import { lossCurve } from './pictures.ts';
+
+export interface TrainConfig {
+  runDir: string;
+  dataset: ImageDataset;
+  /** What `training_options.json` records about the data. */
+  datasetDescription: JsonObject;
+  className: string;
+  initKwargs: JsonObject;
+  precond: 'edm' | 've' | 'vp';
+  /** PFGM++ D; Infinity for diffusion. */
+  D: number;
+  totalKimg: number;
+  batch: number;
+  batchGpu: number;
+  lr: number;
+  /** Learning-rate ramp-up length (official 10,000 kimg). */
+  lrRampupKimg: number;
+  emaHalfLifeKimg: number;
+  /** EMA ramp-up ratio, null when off (--transfer). */
+  emaRampup: number | null;
+  lossScaling: number;
+  lsun: boolean;
+  tickKimg: number;
+  snapTicks: number;
+  dumpTicks: number;
+  seed: number;
+  resume?: string;
+  transfer?: string;
+  /** Stop early after this many seconds (the demo's time budget); the state is saved. */
+  maxSeconds?: number;
+  options: JsonObject;
+}
+
+export interface TrainProgress {
+  kimg: number;
+  totalKimg: number;
+  loss: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface TrainHooks {
+  /** Called after every optimizer step (progress line). */
+  onStep?: (p: TrainProgress) => void;
+  /** Lines for the console and log.txt. */
+  log: (line: string) => void;
+}
+
+export interface TrainResult {
+  nimg: number;
+  steps: number;
+  losses: number[];
+  kimgs: number[];
+  lastSnapshot: string | null;
+  lastState: string | null;
+  seconds: number;
+  stoppedEarly: boolean;
+}
+
+/** `{kimg:06d}` as the original names files; a `.NNN` image remainder keeps small-batch runs' ticks apart. */
+const kimgName = (nimg: number) =>
+  String(Math.floor(nimg / 1000)).padStart(6, '0') +
+  (nimg % 1000 ? `.${String(nimg % 1000).padStart(3, '0')}` : '');
+
+class Stats {
+  private values = new Map<string, number[]>();
+  private last = new Map<string, { num: number; mean: number; std: number }>();
+  report(name: string, v: number, n = 1): void {
+    const list = this.values.get(name) ?? [];
+    for (let i = 0; i < n; i++) list.push(v);
+    this.values.set(name, list);
+  }
+  /** Loss/loss counts every element: `mean` over n elements with the given sum of squares. */
+  reportMoments(name: string, n: number, mean: number, meanSq: number): void {
+    const cur = this.last.get(`${name}#acc`) ?? { num: 0, mean: 0, std: 0 };
+    cur.num += n;
+    cur.mean += mean * n; // running sums, turned into moments at flush
+    cur.std += meanSq * n;
+    this.last.set(`${name}#acc`, cur);
+  }
+  flush(): Record<string, { num: number; mean: number; std: number }> {
+    const out: Record<string, { num: number; mean: number; std: number }> = {};
+    for (const [k, acc] of this.last) {
+      if (!k.endsWith('#acc')) continue;
+      const name = k.slice(0, -4);
+      const m = acc.num ? acc.mean / acc.num : Number.NaN;
+      const s = acc.num ? Math.sqrt(Math.max(acc.std / acc.num - m * m, 0)) : Number.NaN;
+      if (acc.num) this.last.set(name, { num: acc.num, mean: m, std: s });
+      this.last.delete(k);
+    }
+    for (const [name, list] of this.values) {
+      const m = list.reduce((a, b) => a + b, 0) / list.length;
+      const s = Math.sqrt(Math.max(list.reduce((a, b) => a + b * b, 0) / list.length - m * m, 0));
+      this.last.set(name, { num: list.length, mean: m, std: s });
+    }
+    this.values.clear();
+    for (const [k, v] of this.last) if (!k.endsWith('#acc')) out[k] = v;
+    return out;
+  }
+}
+
+function lossFunction(c: TrainConfig) {
+  return (net: Precond, images: Tensor, labels: Tensor | undefined, seed: number, step: number) => {
+    const fn = (x: Tensor, sigma: Tensor, l?: Tensor, a?: Tensor) =>
+      net.forward(x, sigma, l ?? null, a ?? null);
+    const batch = { images, ...(labels && { classLabels: labels }), rng: { seed, step } };
+    if (c.precond === 'edm') return edmLoss(fn, batch, { D: c.D, lsun: c.lsun });
+    if (c.precond === 've') return veLoss(fn, batch, { D: c.D });
+    return vpLoss(fn, batch, { D: c.D });
+  };
+}
+
+export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
+  const start = Date.now();
+  await mkdir(c.runDir, { recursive: true });
+  const log = async (line: string) => {
+    hooks.log(line);
+    await appendFile(join(c.runDir, 'log.txt'), `${line}\n`);
+  };
+  const net = buildPrecond(c.className, c.initKwargs as never)
+    .initialize(c.seed)
+    .train();
+  const ema = buildPrecond(c.className, c.initKwargs as never);
+  ema.loadStateDict(await net.stateDict());
+  ema.eval();
+  const adam = new Adam(net);
+  let nimg = 0;
+  let rngState = { seed: (c.seed * 2654435761) >>> 0, counter: 0 };
+  let emaRampup = c.emaRampup;
+  const from = c.resume ?? c.transfer;
+  if (from) {
+    const ck = await readCheckpointFile(from, { require: ['net'] });
+    if (!ck.net) throw new Error(`${from}: no training network in the file`);
+    loadInto(net, ck.net, from);
+    loadInto(ema, ck.ema ?? ck.net, from);
+    if (ck.optimizer) adam.loadState(ck.optimizer.tensors, Math.round((ck.step ?? 0) / c.batch));
+    nimg = ck.step ?? 0;
+    const r = ck.rng as { seed?: number; counter?: number } | undefined;
+    if (r && typeof r.seed === 'number' && typeof r.counter === 'number')
+      rngState = { seed: r.seed, counter: r.counter };
+    if (c.transfer) emaRampup = null;
+    await log(
+      `${c.resume ? 'Resuming' : 'Transferring'} from ${from} at ${(nimg / 1000).toFixed(3)} kimg`,
+    );
+  }
+  net.model.rng = new StreamCounter(rngState.seed, rngState.counter);
+  const N = c.dataset.shape.reduce((a, b) => a * b, 1);
+  await log(
+    `Network: ${c.className}, ${net.parameterCount().toLocaleString('en-US')} parameters; ` +
+      `${Number.isFinite(c.D) ? `PFGM++ D=${c.D}` : 'diffusion (D = inf)'}, N=${N}; ` +
+      `dataset ${c.dataset.length} images ${c.dataset.shape.join('x')}`,
+  );
+  await writeFile(
+    join(c.runDir, 'training_options.json'),
+    `${JSON.stringify(c.options, null, 2)}\n`,
+  );
+
+  const rounds = c.batch / c.batchGpu;
+  const sampler = new BatchSampler(c.dataset, {
+    batchSize: c.batchGpu,
+    seed: c.seed,
+    order: 'edm',
+    start: nimg,
+  });
+  const computeLoss = lossFunction(c);
+  const stats = new Stats();
+  const totalNimg = c.totalKimg * 1000;
+  const losses: number[] = [];
+  const kimgs: number[] = [];
+  let tick = Math.floor(nimg / (c.tickKimg * 1000));
+  let tickStartNimg = nimg;
+  let tickStartTime = Date.now();
+  let lastSnapshot: string | null = null;
+  let lastState: string | null = null;
+  let stoppedEarly = false;
+  let stepIndex = Math.round(nimg / c.batch);
+  const startNimg = nimg;
+  const saveState = async () => {
+    const path = join(c.runDir, `training-state-${kimgName(nimg)}.safetensors`);
+    const opt = await adam.state();
+    await writeCheckpointFile(path, {
+      kind: 'training-state',
+      className: c.className,
+      initKwargs: c.initKwargs,
+      net: toInputs(await net.stateDict()),
+      ema: toInputs(await ema.stateDict()),
+      optimizer: {
+        tensors: toInputs(opt),
+        paramGroups: [{ lr: c.lr, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 }],
+      },
+      step: nimg,
+      rng: { seed: net.model.rng.seed, counter: net.model.rng.counter },
+      extra: { options: JSON.stringify(c.options) },
+    });
+    lastState = path;
+  };
+
+  try {
+    for (;;) {
+      // One optimizer step: accumulate gradients over `rounds` micro-batches.
+      let lossSum = 0;
+      let lossSqSum = 0;
+      let count = 0;
+      for (let r = 0; r < rounds; r++) {
+        const b = await sampler.next();
+        const [m, m2, n] = await scopeAsync(async () => {
+          const images = tensor(b.images, b.shape);
+          const labels = b.labelDim ? tensor(b.labels, [b.shape[0], b.labelDim]) : undefined;
+          const loss = computeLoss(net, images, labels, c.seed, stepIndex * rounds + r);
+          backward(mul(sum(loss), c.lossScaling / c.batch));
+          return [await mean(loss).item(), await mean(mul(loss, loss)).item(), loss.size] as const;
+        });
+        lossSum += m * n;
+        lossSqSum += m2 * n;
+        count += n;
+      }
+      const stepLoss = lossSum / count;
+      if (!Number.isFinite(stepLoss)) {
+        adam.zeroGrad();
+        await saveState();
+        throw new Error(
+          `the loss became ${stepLoss} at ${(nimg / 1000).toFixed(3)} kimg; the last good state is ${lastState}` +
+            ' (try a lower --lr)',
+        );
+      }
+      stats.reportMoments('Loss/loss', count, stepLoss, lossSqSum / count);
+      const lr = c.lr * Math.min(nimg / Math.max(c.lrRampupKimg * 1000, 1e-8), 1);
+      adam.step(lr, true);
+      updateEma(
+        ema,
+        net,
+        emaBeta({ batch: c.batch, nimg, halfLifeKimg: c.emaHalfLifeKimg, rampup: emaRampup }),
+      );
+      nimg += c.batch;
+      stepIndex++;
+      losses.push(stepLoss);
+      kimgs.push(nimg / 1000);
+      const elapsed = (Date.now() - start) / 1000;
+      const ips = (nimg - startNimg) / Math.max(elapsed, 1e-9);
+      hooks.onStep?.({
+        kimg: nimg / 1000,
+        totalKimg: c.totalKimg,
+        loss: stepLoss,
+        imagesPerSecond: ips,
+        etaSeconds: (totalNimg - nimg) / Math.max(ips, 1e-9),
+      });
+      const done = nimg >= totalNimg;
+      const outOfTime = c.maxSeconds !== undefined && elapsed >= c.maxSeconds;
+      if (done || outOfTime || nimg >= tickStartNimg + c.tickKimg * 1000 || stepIndex === 1) {
+        const now = Date.now();
+        const secPerTick = (now - tickStartTime) / 1000;
+        const kimgDone = (nimg - tickStartNimg) / 1000;
+        stats.report('Progress/tick', tick);
+        stats.report('Progress/kimg', nimg / 1000);
+        stats.report('Timing/total_sec', elapsed);
+        stats.report('Timing/sec_per_tick', secPerTick);
+        stats.report('Timing/sec_per_kimg', secPerTick / Math.max(kimgDone, 1e-9));
+        stats.report('Resources/cpu_mem_gb', process.memoryUsage().rss / 2 ** 30);
+        stats.report('Resources/peak_gpu_mem_gb', gpu.pool.snapshot().peakBytes / 2 ** 30);
+        const maintenanceStart = Date.now();
+        await log(
+          `tick ${tick} kimg ${(nimg / 1000).toFixed(3)} loss ${stepLoss.toPrecision(4)} ` +
+            `time ${elapsed.toFixed(0)}s sec/tick ${secPerTick.toFixed(1)} ` +
+            `sec/kimg ${(secPerTick / Math.max(kimgDone, 1e-9)).toFixed(2)} img/s ${ips.toFixed(1)} ` +
+            `gpumem ${(gpu.pool.snapshot().peakBytes / 2 ** 30).toFixed(2)}GB`,
+        );
+        if (c.snapTicks > 0 && (tick % c.snapTicks === 0 || done || outOfTime)) {
+          const path = join(c.runDir, `network-snapshot-${kimgName(nimg)}.safetensors`);
+          await writeSnapshot(path, {
+            className: c.className,
+            initKwargs: c.initKwargs,
+            ema: await ema.stateDict(),
+            step: nimg,
+          });
+          lastSnapshot = path;
+        }
+        if (c.dumpTicks > 0 && ((tick % c.dumpTicks === 0 && tick !== 0) || done || outOfTime))
+          await saveState();
+        await writeFileAtomic(join(c.runDir, 'loss.png'), lossCurve(kimgs, losses));
+        stats.report('Timing/maintenance_sec', (Date.now() - maintenanceStart) / 1000);
+        const entry = { ...stats.flush(), timestamp: Date.now() / 1000 };
+        await appendFile(join(c.runDir, 'stats.jsonl'), `${JSON.stringify(entry)}\n`);
+        tick++;
+        tickStartNimg = nimg;
+        tickStartTime = Date.now();
+      }
+      if (done || outOfTime) {
+        stoppedEarly = !done;
+        break;
+      }
+    }
+  } finally {
+    sampler.close?.();
+  }
+  await log(stoppedEarly ? 'Time budget reached; state saved.' : 'Exiting...');
+  const result: TrainResult = {
+    nimg,
+    steps: stepIndex,
+    losses,
+    kimgs,
+    lastSnapshot,
+    lastState,
+    seconds: (Date.now() - start) / 1000,
+    stoppedEarly,
+  };
+  adam.dispose();
+  net.dispose();
+  ema.dispose();
+  return result;
+}

@@ -1,0 +1,81 @@
+/**
+ * Networks in and out of files: builds the preconditioned network a checkpoint describes (class
+ * name + `_init_kwargs`, ours or official) and loads its weights by state-dict name; writes
+ * snapshots and training states (safetensors, atomically).
+ */
+import type { Checkpoint, JsonObject, TensorInput, TensorMap } from '@pfgmpp/io';
+import { readCheckpointFile, writeCheckpointFile } from '@pfgmpp/io/node';
+import {
+  buildPrecond,
+  describeReport,
+  type Precond,
+  type PrecondKwargs,
+  reportIsClean,
+  type StateDict,
+} from '@pfgmpp/nn';
+
+/** Official pickles spell the class with its module path. */
+export function shortClassName(name: string): string {
+  return name.split('.').pop() as string;
+}
+
+/** The network a checkpoint describes, with the weights to run (EMA when present). */
+export async function loadNetwork(
+  path: string,
+  which: 'run' | 'net' | 'ema' = 'run',
+): Promise<{ net: Precond; checkpoint: Checkpoint }> {
+  const checkpoint = await readCheckpointFile(path, { optimizer: false });
+  if (!checkpoint.initKwargs || !checkpoint.className) {
+    throw new Error(
+      `${path}: the file holds weights but not the network's architecture (class name and constructor keywords); ` +
+        'use a training state, a network snapshot or a pickled network',
+    );
+  }
+  const net = buildPrecond(
+    shortClassName(checkpoint.className),
+    checkpoint.initKwargs as unknown as PrecondKwargs,
+  );
+  const tensors =
+    which === 'net' ? checkpoint.net : which === 'ema' ? checkpoint.ema : checkpoint.tensors;
+  if (!tensors) throw new Error(`${path}: the file has no ${which} network`);
+  loadInto(net, tensors, path);
+  return { net, checkpoint };
+}
+
+/** Loads every tensor by name; a mismatch is an error that lists the names. */
+export function loadInto(net: Precond, tensors: TensorMap | StateDict, what: string): void {
+  const sd = new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+  // Official snapshots may lack buffers that our networks rebuild (they are constants).
+  const report = net.checkStateDict(sd);
+  const onlyBuffers = report.missing.every((n) => n.endsWith('resample_filter'));
+  if (
+    !reportIsClean(report) &&
+    !(onlyBuffers && !report.unexpected.length && !report.misshaped.length)
+  ) {
+    throw new Error(`${what}: ${describeReport(report)}`);
+  }
+  net.loadStateDict(sd, { strict: false });
+}
+
+export function toInputs(sd: StateDict): Map<string, TensorInput> {
+  return new Map([...sd].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+}
+
+export interface SnapshotParts {
+  className: string;
+  initKwargs: JsonObject;
+  ema: StateDict;
+  step: number;
+  extra?: Record<string, string>;
+}
+
+export async function writeSnapshot(path: string, p: SnapshotParts): Promise<void> {
+  await writeCheckpointFile(path, {
+    kind: 'network-snapshot',
+    className: p.className,
+    initKwargs: p.initKwargs,
+    ema: toInputs(p.ema),
+    step: p.step,
+    ...(p.extra && { extra: p.extra }),
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * Pictures people would rather look at than read: image grids (samples, trajectories) and a
+ * loss curve, as PNG bytes. Drawn into plain RGB buffers; no plotting dependency.
+ */
+import { encodePng, type Image } from '@pfgmpp/io';
+
+/** uint8 NCHW images (C = 1 or 3) tiled `cols` per row with a 2-pixel gap, scaled by `zoom`. */
+export function imageGrid(
+  pixels: Uint8Array,
+  shape: readonly [number, number, number, number],
+  cols: number,
+  zoom = 1,
+): Uint8Array {
+  const [N, C, H, W] = shape;
+  const gap = 2;
+  const rows = Math.ceil(N / cols);
+  const width = cols * (W * zoom + gap) + gap;
+  const height = rows * (H * zoom + gap) + gap;
+  const data = new Uint8Array(width * height * 3).fill(40);
+  for (let n = 0; n < N; n++) {
+    const ox = gap + (n % cols) * (W * zoom + gap);
+    const oy = gap + Math.floor(n / cols) * (H * zoom + gap);
+    for (let y = 0; y < H * zoom; y++) {
+      for (let x = 0; x < W * zoom; x++) {
+        const src = Math.floor(y / zoom) * W + Math.floor(x / zoom);
+        const dst = ((oy + y) * width + ox + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          data[dst + c] = pixels[(n * C + (C === 1 ? 0 : c)) * H * W + src] as number;
+        }
+      }
+    }
+  }
+  const img: Image = { width, height, channels: 3, data };
+  return encodePng(img, 6);
+}
+
+/** Samples in [-1, 1] to PNG pixel values as generate.py rounds them. */
+export function toPixels(x: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    out[i] = Math.min(255, Math.max(0, Math.trunc((x[i] as number) * 127.5 + 128)));
+  }
+  return out;
+}
+
+// A 3x5 pixel font for axis labels: digits, '.', 'e', '-', 'k'.
+const GLYPHS: Record<string, number[]> = {
+  '0': [7, 5, 5, 5, 7],
+  '1': [2, 6, 2, 2, 7],
+  '2': [7, 1, 7, 4, 7],
+  '3': [7, 1, 7, 1, 7],
+  '4': [5, 5, 7, 1, 1],
+  '5': [7, 4, 7, 1, 7],
+  '6': [7, 4, 7, 5, 7],
+  '7': [7, 1, 1, 1, 1],
+  '8': [7, 5, 7, 5, 7],
+  '9': [7, 5, 7, 1, 7],
+  '.': [0, 0, 0, 0, 2],
+  '-': [0, 0, 7, 0, 0],
+  e: [0, 7, 7, 4, 7],
+  k: [4, 5, 6, 5, 5],
+  ' ': [0, 0, 0, 0, 0],
+};
+
+class Canvas {
+  readonly data: Uint8Array;
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
+    this.data = new Uint8Array(width * height * 3).fill(255);
+  }
+  dot(x: number, y: number, rgb: readonly number[]): void {
+    const xi = Math.round(x);
+    const yi = Math.round(y);
+    if (xi < 0 || yi < 0 || xi >= this.width || yi >= this.height) return;
+    this.data.set(rgb, (yi * this.width + xi) * 3);
+  }
+  line(x0: number, y0: number, x1: number, y1: number, rgb: readonly number[]): void {
+    const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+    for (let i = 0; i <= n; i++) this.dot(x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * i) / n, rgb);
+  }
+  text(x: number, y: number, s: string, rgb: readonly number[]): void {
+    [...s].forEach((ch, k) => {
+      const g = GLYPHS[ch] ?? GLYPHS[' '];
+      g?.forEach((bits, row) => {
+        for (let col = 0; col < 3; col++)
+          if (bits & (4 >> col)) this.dot(x + k * 4 + col, y + row, rgb);
+      });
+    });
+  }
+  png(): Uint8Array {
+    return encodePng({ width: this.width, height: this.height, channels: 3, data: this.data }, 6);
+  }
+}
+
+const fmt = (v: number) =>
+  Math.abs(v) >= 1e4 || Math.abs(v) < 1e-2 ? v.toExponential(1) : v.toPrecision(3);
+
+/**
+ * Loss against kimg on a log scale: the raw per-step values in grey and a moving average in
+ * blue, min/max labelled on the axes.
+ */
+export function lossCurve(kimg: readonly number[], loss: readonly number[]): Uint8Array {
+  const c = new Canvas(640, 360);
+  const [L, R, T, B] = [56, 624, 16, 332];
+  c.line(L, B, R, B, [0, 0, 0]);
+  c.line(L, T, L, B, [0, 0, 0]);
+  const pts = loss
+    .map((v, i) => [kimg[i] as number, v] as const)
+    .filter(([, v]) => v > 0 && Number.isFinite(v));
+  if (pts.length >= 1) {
+    const ys = pts.map(([, v]) => Math.log10(v));
+    const lo = Math.min(...ys);
+    const hi = Math.max(...ys, lo + 1e-6);
+    const x0 = pts[0]?.[0] as number;
+    const x1 = Math.max(pts[pts.length - 1]?.[0] as number, x0 + 1e-9);
+    const px = (k: number) => L + ((k - x0) / (x1 - x0)) * (R - L);
+    const py = (y: number) => B - ((y - lo) / (hi - lo)) * (B - T);
+    pts.forEach(([k], i) => c.dot(px(k), py(ys[i] as number), [170, 170, 170]));
+    const w = Math.max(1, Math.round(pts.length / 50));
+    let prev: [number, number] | null = null;
+    for (let i = 0; i < pts.length; i++) {
+      const from = Math.max(0, i - w + 1);
+      const avg = ys.slice(from, i + 1).reduce((a, b) => a + b, 0) / (i + 1 - from);
+      const p: [number, number] = [px(pts[i]?.[0] as number), py(avg)];
+      if (prev) c.line(prev[0], prev[1], p[0], p[1], [30, 90, 200]);
+      prev = p;
+    }
+    c.text(4, T, fmt(10 ** hi), [0, 0, 0]);
+    c.text(4, B - 5, fmt(10 ** lo), [0, 0, 0]);
+    c.text(L, B + 8, `${fmt(x0)}k`, [0, 0, 0]);
+    c.text(R - 40, B + 8, `${fmt(x1)}k`, [0, 0, 0]);
+  }
+  return c.png();
+}

@@ -1,0 +1,325 @@
+/**
+ * The trainer end to end on a tiny dataset and network: train a few steps (run folder, logs,
+ * stats, snapshots, states), resume (the loss sequence equals the uninterrupted run), generate
+ * (grid, trajectory, PNGs; image k identical whatever --batch), denoise, option validation, and
+ * the demo's code path on a reduced budget.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
+import { runDatasetTool, writeFileAtomic } from '@pfgmpp/io/node';
+import { getDevice } from '@pfgmpp/tensor/node';
+import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planTraining } from '../src/commands/train.ts';
+import type { Io } from '../src/io.ts';
+import { main } from '../src/main.ts';
+import { train } from '../src/training/loop.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-train-'));
+const data = join(dir, 'digits8.zip');
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+/** A tiny PFGM++ net on 8x8 digits: 8 images per step, one step per tick, a state every 2 ticks. */
+const TINY = [
+  '--data',
+  data,
+  '--pfgmpp',
+  '--aug_dim',
+  '16',
+  '--cbase',
+  '8',
+  '--cres',
+  '1,2',
+  '--nblock',
+  '1',
+  '--attn',
+  'none',
+  '--dropout',
+  '0.1',
+  '--batch',
+  '8',
+  '--batch-gpu',
+  '4',
+  '--lr',
+  '0.01',
+  '--lr-rampup',
+  '0.01',
+  '--ema',
+  '0.001',
+  '--tick',
+  '0.008',
+  '--snap',
+  '2',
+  '--dump',
+  '2',
+  '--seed',
+  '5',
+];
+
+const values = (args: string[]) => {
+  const out: Record<string, string | number | boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const k = (args[i] as string).slice(2);
+    const next = args[i + 1];
+    if (next === undefined || next.startsWith('--')) out[k] = true;
+    else {
+      out[k] = Number.isNaN(Number(next)) ? next : Number(next);
+      if (k === 'cres' || k === 'data') out[k] = next;
+      i++;
+    }
+  }
+  return out;
+};
+
+beforeAll(async () => {
+  await runDatasetTool({ source: 'mnist', dest: data, resolution: [8, 8], maxImages: 200 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('option validation (no GPU needed)', () => {
+  it('rejects bad values with the valid ones listed', async () => {
+    const base = ['train', '--outdir', join(dir, 'bad'), '--data', data];
+    let r = await cli(...base, '--arch', 'unet');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--arch must be one of ddpmpp, ncsnpp, adm/);
+    r = await cli(...base, '--batch', '10', '--batch-gpu', '4');
+    expect(r.err).toMatch(/--batch 10 must be a multiple of --batch-gpu 4/);
+    r = await cli(...base, '--augment', '0.12');
+    expect(r.err).toMatch(/--augment > 0 is not supported/);
+    r = await cli(...base, '--pfgmpp', '--aug_dim', '1');
+    expect(r.err).toMatch(/--aug_dim must be >= 2/);
+    r = await cli(...base, '--lr', 'fast');
+    expect(r.err).toMatch(/--lr must be a number/);
+    r = await cli('train', '--outdir', join(dir, 'bad'), '--data', join(dir, 'missing.zip'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/missing\.zip: cannot open \(no such file or folder\)/);
+    expect(r.err).not.toMatch(/at .*\.ts:\d+/);
+    r = await cli(...base, '--cond', '--data', data, '--dry-run');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/option --data given twice/);
+  });
+
+  it('--dry-run prints the options and writes nothing', async () => {
+    const r = await cli(
+      'train',
+      '--outdir',
+      join(dir, 'dry'),
+      ...TINY,
+      '--kimg',
+      '0.032',
+      '--dry-run',
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/"total_kimg": 0.032/);
+    expect(existsSync(join(dir, 'dry'))).toBe(false);
+  });
+});
+
+describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
+  let runDir = '';
+
+  beforeAll(async () => {
+    await getDevice();
+  });
+
+  it('trains: run folder, logs, stats, snapshots, states, loss curve', async () => {
+    const r = await cli('train', '--outdir', join(dir, 'runs'), ...TINY, '--kimg', '0.04');
+    expect(r.code, r.err).toBe(0);
+    const runs = readdirSync(join(dir, 'runs'));
+    expect(runs).toEqual(['00000-digits8-uncond-ddpmpp-edm-gpus1-batch8-fp32']);
+    runDir = join(dir, 'runs', runs[0] as string);
+    const files = readdirSync(runDir).sort();
+    for (const f of [
+      'log.txt',
+      'loss.png',
+      'stats.jsonl',
+      'training_options.json',
+      'network-snapshot-000000.008.safetensors',
+      'training-state-000000.024.safetensors',
+    ]) {
+      expect(files).toContain(f);
+    }
+    const stats = readFileSync(join(runDir, 'stats.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(stats.length).toBe(5); // one tick per step
+    expect(Object.keys(stats[0]).sort()).toEqual(
+      [
+        'Loss/loss',
+        'Progress/kimg',
+        'Progress/tick',
+        'Resources/cpu_mem_gb',
+        'Resources/peak_gpu_mem_gb',
+        'Timing/maintenance_sec',
+        'Timing/sec_per_kimg',
+        'Timing/sec_per_tick',
+        'Timing/total_sec',
+        'timestamp',
+      ].sort(),
+    );
+    expect(stats[0]['Loss/loss'].num).toBe(8 * 64); // every element of every loss tensor
+    expect(readFileSync(join(runDir, 'log.txt'), 'utf8')).toMatch(/PFGM\+\+ D=16, N=64/);
+    // A second run numbers itself after the first.
+    const again = await cli('train', '--outdir', join(dir, 'runs'), ...TINY, '--kimg', '0.008');
+    expect(again.code).toBe(0);
+    expect(readdirSync(join(dir, 'runs')).sort()[1]).toMatch(/^00001-/);
+  });
+
+  it('a resumed run computes the same losses as the uninterrupted one', async () => {
+    const full = await planTraining({ ...values(TINY), outdir: dir, name: 'full', kimg: 0.04 });
+    const a = await train(await getDevice(), full.config, { log: () => {} });
+    expect(a.losses.length).toBe(5);
+    const state = join(dir, 'full', 'training-state-000000.024.safetensors'); // after step 3
+    const resumed = await planTraining({
+      ...values(TINY),
+      outdir: dir,
+      name: 'resumed',
+      kimg: 0.04,
+      resume: state,
+    });
+    const b = await train(await getDevice(), resumed.config, { log: () => {} });
+    expect(b.losses).toEqual(a.losses.slice(3));
+    expect(b.nimg).toBe(a.nimg);
+  });
+
+  it('generates PNGs, a grid and a trajectory; image k does not depend on --batch', async () => {
+    const snap = join(runDir, 'network-snapshot-000000.040.safetensors');
+    const out = join(dir, 'gen');
+    const r4 = await cli(
+      'generate',
+      '--network',
+      snap,
+      '--seeds',
+      '0-3',
+      '--batch',
+      '4',
+      '--steps',
+      '3',
+      '--outdir',
+      out,
+      '--grid',
+      join(out, 'grid.png'),
+      '--trajectory',
+      join(out, 'traj.png'),
+      '--save-npy',
+      join(out, 'b4.npy'),
+    );
+    expect(r4.code, r4.err).toBe(0);
+    expect(r4.out).toMatch(/generated 4 images \(D = 16, 5 network evaluations\)/);
+    expect(readdirSync(out).sort()).toEqual([
+      '000000.png',
+      '000001.png',
+      '000002.png',
+      '000003.png',
+      'b4.npy',
+      'grid.png',
+      'traj.png',
+    ]);
+    const r1 = await cli(
+      'generate',
+      '--network',
+      snap,
+      '--seeds',
+      '2-3',
+      '--batch',
+      '1',
+      '--steps',
+      '3',
+      '--save-npy',
+      join(out, 'b1.npy'),
+    );
+    expect(r1.code, r1.err).toBe(0);
+    const all = toFloat32(readNpy(readFileSync(join(out, 'b4.npy'))));
+    const two = toFloat32(readNpy(readFileSync(join(out, 'b1.npy'))));
+    expect([...two]).toEqual([...all.subarray(2 * 64)]);
+    expect(all.some((v) => Math.abs(v) > 0.01)).toBe(true);
+    const bad = await cli(
+      'generate',
+      '--network',
+      snap,
+      '--seeds',
+      '5-1',
+      '--grid',
+      join(out, 'x.png'),
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/reversed/);
+  });
+
+  it('denoise runs the network once on given inputs', async () => {
+    const snap = join(runDir, 'network-snapshot-000000.040.safetensors');
+    const x = Float32Array.from({ length: 2 * 64 }, (_, i) => Math.sin(i));
+    await writeFileAtomic(
+      join(dir, 'x.npy'),
+      writeNpy({ dtype: 'float32', shape: [2, 1, 8, 8], data: x }),
+    );
+    await writeFileAtomic(
+      join(dir, 's.npy'),
+      writeNpy({ dtype: 'float32', shape: [2], data: Float32Array.of(0.5, 5) }),
+    );
+    const r = await cli(
+      'denoise',
+      '--network',
+      snap,
+      '--x',
+      join(dir, 'x.npy'),
+      '--sigma',
+      join(dir, 's.npy'),
+      '--out',
+      join(dir, 'd.npy'),
+    );
+    expect(r.code, r.err).toBe(0);
+    const d = readNpy(readFileSync(join(dir, 'd.npy')));
+    expect(d.shape).toEqual([2, 1, 8, 8]);
+    const wrong = await cli(
+      'denoise',
+      '--network',
+      snap,
+      '--x',
+      join(dir, 's.npy'),
+      '--sigma',
+      join(dir, 's.npy'),
+      '--out',
+      join(dir, 'e.npy'),
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/--x must be \[B, 1, 8, 8\]/);
+  });
+
+  it('the demo runs end to end on a reduced budget', async () => {
+    const out = join(dir, 'demo');
+    const r = await cli(
+      'demo',
+      '--out',
+      out,
+      '--minutes',
+      '0.05',
+      '--samples',
+      '4',
+      '--steps',
+      '2',
+    );
+    expect(r.code, r.err).toBe(0);
+    for (const f of [
+      'report.md',
+      'shipped-samples.png',
+      'shipped-trajectory.png',
+      'fresh-samples.png',
+      'mnist16.zip',
+    ]) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(existsSync(join(out, 'fresh-run', 'loss.png'))).toBe(true);
+    expect(r.out).toMatch(/classified with confidence > 0.9; classes 0-9: (\d+ ){9}\d+/);
+  });
+});
