@@ -128,7 +128,7 @@ export function typedFromBytes(dtype: DType, bytes: Uint8Array, bigEndian = fals
   if (bytes.length % size !== 0) {
     throw new FormatError(`${bytes.length} bytes are not a whole number of ${dtype} elements`);
   }
-  // new Uint8Array(view) copies; Buffer#slice would not (it returns a view into Node's pool).
+  // new Uint8Array(view) copies; slice() on Node's pooled byte arrays returns a view instead.
   const copy = new Uint8Array(bytes);
   if (bigEndian && size > 1) swapBytes(copy, size);
   return DTYPES[dtype].make(copy.buffer, 0, copy.length / size);
