@@ -175,6 +175,32 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
     expect(readdirSync(join(dir, 'runs')).sort()[1]).toMatch(/^00001-/);
   });
 
+  it('--stf trains on Stable Target Field targets over a reference batch', async () => {
+    const r = await cli(
+      'train',
+      '--outdir',
+      dir,
+      '--name',
+      'stf',
+      ...TINY,
+      '--stf',
+      '--rbatch',
+      '12',
+      '--kimg',
+      '0.016',
+    );
+    expect(r.code, r.err).toBe(0);
+    const opts = JSON.parse(readFileSync(join(dir, 'stf', 'training_options.json'), 'utf8'));
+    expect([opts.stf, opts.rbatch]).toEqual([true, 12]);
+    const stats = readFileSync(join(dir, 'stf', 'stats.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(stats.every((e) => Number.isFinite(e['Loss/loss'].mean))).toBe(true);
+    const bad = await cli('train', '--outdir', dir, ...TINY, '--stf', '--rbatch', '4', '--dry-run');
+    expect(bad.err).toMatch(/--rbatch 4 must exceed the images per forward pass \(4\)/);
+  });
+
   it('a resumed run computes the same losses as the uninterrupted one', async () => {
     const full = await planTraining({ ...values(TINY), outdir: dir, name: 'full', kimg: 0.04 });
     const a = await train(await getDevice(), full.config, { log: () => {} });

@@ -154,6 +154,17 @@ const options: OptionSpec[] = [
   },
   { name: 'resume', kind: 'string', value: 'FILE', help: 'continue from a training state' },
   {
+    name: 'stf',
+    kind: 'flag',
+    help: 'Stable Target Field targets (EDM loss) over a reference batch',
+  },
+  {
+    name: 'rbatch',
+    kind: 'int',
+    value: 'N',
+    help: 'STF reference batch per step, > --batch-gpu (default 4096)',
+  },
+  {
     name: 'time-limit',
     kind: 'float',
     value: 'SEC',
@@ -316,6 +327,8 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
     snapshot_ticks: positive(v.snap, 'snap', 50, 0, false),
     state_dump_ticks: positive(v.dump, 'dump', 50, 0, false),
     seed,
+    stf: v.stf === true,
+    rbatch: v.stf ? ((v.rbatch as number | undefined) ?? 4096) : null,
     run_dir: runDir,
     D: Number.isFinite(D) ? D : 'inf',
     pfgmpp: Number.isFinite(D),
@@ -343,6 +356,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
     snapTicks: options.snapshot_ticks as number,
     dumpTicks: options.state_dump_ticks as number,
     seed,
+    stfReference: v.stf ? positive(v.rbatch, 'rbatch', 4096) : 0,
     ...(v.resume !== undefined && { resume: v.resume as string }),
     ...(v.transfer !== undefined && { transfer: v.transfer as string }),
     ...(v['time-limit'] !== undefined && {
@@ -351,6 +365,13 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
     options,
   };
   if (v.resume && v.transfer) throw new UsageError('--resume and --transfer are exclusive');
+  if (v.stf && precond !== 'edm') throw new UsageError('--stf needs --precond=edm');
+  if (v.rbatch !== undefined && !v.stf) throw new UsageError('--rbatch needs --stf');
+  if (v.stf && config.stfReference <= batchGpu) {
+    throw new UsageError(
+      `--rbatch ${config.stfReference} must exceed the images per forward pass (${batchGpu})`,
+    );
+  }
   return { config, summary: options };
 }
 

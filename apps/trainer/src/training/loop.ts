@@ -15,6 +15,7 @@ import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } f
 import { edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
 import {
   backward,
+  concat,
   type Gpu,
   mean,
   mul,
@@ -53,6 +54,8 @@ export interface TrainConfig {
   seed: number;
   resume?: string;
   transfer?: string;
+  /** Stable Target Field (EDM loss only): reference batch size per step (> batchGpu), or 0. */
+  stfReference: number;
   /** Stop early after this many seconds (the demo's time budget); the state is saved. */
   maxSeconds?: number;
   options: JsonObject;
@@ -127,11 +130,20 @@ class Stats {
 }
 
 function lossFunction(c: TrainConfig) {
-  return (net: Precond, images: Tensor, labels: Tensor | undefined, seed: number, step: number) => {
+  return (
+    net: Precond,
+    images: Tensor,
+    labels: Tensor | undefined,
+    seed: number,
+    step: number,
+    reference?: Tensor,
+  ) => {
     const fn = (x: Tensor, sigma: Tensor, l?: Tensor, a?: Tensor) =>
       net.forward(x, sigma, l ?? null, a ?? null);
     const batch = { images, ...(labels && { classLabels: labels }), rng: { seed, step } };
-    if (c.precond === 'edm') return edmLoss(fn, batch, { D: c.D, lsun: c.lsun });
+    if (c.precond === 'edm') {
+      return edmLoss(fn, batch, { D: c.D, lsun: c.lsun }, reference && { reference });
+    }
     if (c.precond === 've') return veLoss(fn, batch, { D: c.D });
     return vpLoss(fn, batch, { D: c.D });
   };
@@ -190,6 +202,16 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
     start: nimg,
   });
   const computeLoss = lossFunction(c);
+  // STF: the rest of each reference batch comes from a second stream over the data.
+  const extras =
+    c.stfReference > 0
+      ? new BatchSampler(c.dataset, {
+          batchSize: c.stfReference - c.batchGpu,
+          seed: c.seed + 1,
+          order: 'edm',
+          start: (nimg / c.batchGpu) * (c.stfReference - c.batchGpu),
+        })
+      : null;
   const stats = new Stats();
   const totalNimg = c.totalKimg * 1000;
   const losses: number[] = [];
@@ -230,10 +252,12 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
       let count = 0;
       for (let r = 0; r < rounds; r++) {
         const b = await sampler.next();
+        const more = extras ? await extras.next() : null;
         const [m, m2, n] = await scopeAsync(async () => {
           const images = tensor(b.images, b.shape);
           const labels = b.labelDim ? tensor(b.labels, [b.shape[0], b.labelDim]) : undefined;
-          const loss = computeLoss(net, images, labels, c.seed, stepIndex * rounds + r);
+          const reference = more ? concat([images, tensor(more.images, more.shape)], 0) : undefined;
+          const loss = computeLoss(net, images, labels, c.seed, stepIndex * rounds + r, reference);
           backward(mul(sum(loss), c.lossScaling / c.batch));
           return [await mean(loss).item(), await mean(mul(loss, loss)).item(), loss.size] as const;
         });
@@ -317,7 +341,8 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
       }
     }
   } finally {
-    sampler.close?.();
+    sampler.close();
+    extras?.close();
   }
   await log(stoppedEarly ? 'Time budget reached; state saved.' : 'Exiting...');
   const result: TrainResult = {
