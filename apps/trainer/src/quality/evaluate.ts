@@ -1,7 +1,8 @@
 /**
  * Training the digit classifier and measuring a generator with it. The built-in MNIST digits are
  * split by index: every tenth image (index % 10 == 9) is held out from classifier training and
- * serves as the real reference set; the first 1,000 of the others give the real-vs-real floor.
+ * serves as the real reference set; the images with index % 10 == 0 give the real-vs-real floor
+ * (the dataset is ordered by class, so both sets must be spread over all of it).
  */
 import type { ImageDataset } from '@pfgmpp/io';
 import { Adam } from '@pfgmpp/nn';
@@ -17,17 +18,16 @@ export interface DigitSet {
 
 const isHeldOut = (i: number) => i % 10 === 9;
 
-/** The training or held-out split of a labelled 1-channel dataset, in [-1, 1]. */
+/** The images whose index passes `keep`, of a labelled 1-channel dataset, in [-1, 1]. */
 export async function digitSplit(
   ds: ImageDataset,
-  heldOut: boolean,
-  limit = Infinity,
+  keep: (index: number) => boolean,
 ): Promise<DigitSet> {
   const [C, H, W] = ds.shape;
   if (C !== 1) throw new Error(`the digit classifier needs 1-channel images, got ${C} channels`);
   if (!ds.labels?.ids) throw new Error('the digit classifier needs class labels (dataset.json)');
   const idx: number[] = [];
-  for (let i = 0; i < ds.size && idx.length < limit; i++) if (isHeldOut(i) === heldOut) idx.push(i);
+  for (let i = 0; i < ds.size; i++) if (keep(i)) idx.push(i);
   const plane = H * W;
   const images = new Float32Array(idx.length * plane);
   const labels = new Int32Array(idx.length);
@@ -51,8 +51,8 @@ export async function trainClassifier(
   },
 ): Promise<{ net: DigitClassifier; accuracy: number }> {
   const R = ds.shape[1];
-  const train = await digitSplit(ds, false);
-  const held = await digitSplit(ds, true);
+  const train = await digitSplit(ds, (i) => !isHeldOut(i));
+  const held = await digitSplit(ds, isHeldOut);
   const net = new DigitClassifier(R).initialize(o.seed).train();
   const adam = new Adam(net);
   const plane = R * R;
@@ -92,7 +92,7 @@ export interface QualityReport {
   histogram: number[];
   /** Frechet distance of sample features to the held-out digits' features. */
   frechet: number;
-  /** The same distance between 1,000 training digits and the held-out digits (the floor). */
+  /** The same distance between 1,000 training digits (index % 10 == 0) and the held-out ones: the floor. */
   frechetRealFloor: number;
   /** Classifier accuracy on the held-out digits. */
   heldOutAccuracy: number;
@@ -105,8 +105,9 @@ export async function measureQuality(
   samples: Float32Array,
   n: number,
 ): Promise<QualityReport> {
-  const held = await digitSplit(ds, true);
-  const real = await digitSplit(ds, false, 1000);
+  const held = await digitSplit(ds, isHeldOut);
+  // Every tenth training digit, spread over the whole (class-ordered) dataset like the held-out set.
+  const real = await digitSplit(ds, (i) => i % 10 === 0);
   const ofSamples = await classify(net, samples, n);
   const ofHeld = await classify(net, held.images, held.n);
   const ofReal = await classify(net, real.images, real.n);
