@@ -9,8 +9,23 @@
  * different summation orders than PyTorch's; the fixtures' own float32-vs-float64 spread on F is
  * 1e-6, and a wrong layer or layout shows up as O(1) relative error.
  */
-import { buildPrecond, type Precond, type PrecondKwargs, UNetBlock } from '@pfgmpp/nn';
-import { backward, scopeAsync, type Tensor, tensor } from '@pfgmpp/tensor/node';
+import {
+  buildPrecond,
+  countFlops,
+  networkSpec,
+  type Precond,
+  type PrecondKwargs,
+  UNetBlock,
+} from '@pfgmpp/nn';
+import {
+  backward,
+  noGrad,
+  randn,
+  scope,
+  scopeAsync,
+  type Tensor,
+  tensor,
+} from '@pfgmpp/tensor/node';
 import { expectCloseToScale, GPU_SKIP_REASON, testGpu } from '@pfgmpp/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureBytes, Npz, ptStateDict } from './fixtures.ts';
@@ -152,4 +167,20 @@ describe.skipIf(GPU_SKIP_REASON)('networks against the official outputs', () => 
       net.dispose();
     });
   }
+
+  it('counts the forward FLOPs of SPEC 5.8 (CIFAR-10 DDPM++ 42.38, NCSN++ 42.79 GFLOP)', async () => {
+    for (const [arch, gflop] of [
+      ['ddpmpp', 42.38],
+      ['ncsnpp', 42.79],
+    ] as const) {
+      const spec = networkSpec(arch, 'edm', { resolution: 32, channels: 3, augmentDim: 9, D: 128 });
+      const net = buildPrecond(spec.className, spec.kwargs).initialize(0).eval();
+      const x = randn([1, 3, 32, 32], { seed: 1 });
+      const flops = countFlops(() => scope(() => void noGrad(() => net.forward(x, 1.0))));
+      expect(Math.round(flops / 1e7) / 100).toBe(gflop);
+      await x.gpu.sync();
+      x.dispose();
+      net.dispose();
+    }
+  });
 });
