@@ -3,54 +3,28 @@
  * 127.0.0.1 (a secure context, which WebGPU requires), launches Chromium with WebGPU on
  * SwiftShader, and collects console and page errors so a test can fail with them.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { build } from 'esbuild';
+import {
+  browserSkipReason,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  MISSING_CHROMIUM,
+  serveFolder,
+  stopServer,
+} from '@pfgmpp/test-utils/browser';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { CaseName, SmokeCases } from './page/protocol.ts';
 
-/** Debian's chromium, or the first `chromium` on PATH; null when there is none. */
-function findChromium(): string | null {
-  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  for (const dir of dirs) {
-    const path = join(dir, 'chromium');
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
-
-export const CHROMIUM = findChromium();
-
-const MISSING =
-  'chromium is missing: install it (Debian: apt-get install chromium, or run scripts/setup.sh ' +
-  'as root) for the browser tests, or set PFGMPP_SKIP_BROWSER=1 to skip them';
+const MISSING = MISSING_CHROMIUM;
 
 /** Why the browser suite is skipped, or null when it runs (a missing browser then fails it). */
-export const BROWSER_SKIP_REASON =
-  process.env.PFGMPP_SKIP_BROWSER === '1'
-    ? `PFGMPP_SKIP_BROWSER=1: browser tests skipped on request${CHROMIUM ? '' : ' (no chromium installed)'}`
-    : null;
+export const BROWSER_SKIP_REASON = browserSkipReason('browser tests');
 
-if (BROWSER_SKIP_REASON) console.warn(`[skip] ${BROWSER_SKIP_REASON}`);
-
-// WebGPU in headless Chromium without a GPU: Vulkan through SwiftShader. Playwright launches
-// with a fresh temporary --user-data-dir of its own and removes it on close.
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+export { CHROMIUM };
 
 const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
@@ -58,12 +32,6 @@ const INDEX_HTML = `<!doctype html>
 <title>pfgmpp smoke</title>
 <script type="module" src="entry.js"></script>
 `;
-
-const CONTENT_TYPES: Record<string, string> = {
-  '/': 'text/html; charset=utf-8',
-  '/index.html': 'text/html; charset=utf-8',
-  '/entry.js': 'text/javascript; charset=utf-8',
-};
 
 export interface Harness {
   page: Page;
@@ -105,7 +73,7 @@ export async function startHarness(): Promise<Harness> {
     });
     await writeFile(join(dir, 'index.html'), INDEX_HTML);
 
-    const server = await serve(dir);
+    const server = await serveFolder(dir);
     cleanups.push(() => stopServer(server));
     const { port } = server.address() as AddressInfo;
 
@@ -156,32 +124,4 @@ export async function startHarness(): Promise<Harness> {
     await close().catch(() => {}); // the start-up error is the one worth reporting
     throw e;
   }
-}
-
-/** Serves index.html and entry.js from `dir` on 127.0.0.1 at a random free port. */
-async function serve(dir: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    const type = CONTENT_TYPES[path];
-    if (!type) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(join(dir, path === '/' ? 'index.html' : path.slice(1))).then(
-      (body) => res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body),
-      (e: unknown) => res.writeHead(500).end(String(e)),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return server;
-}
-
-function stopServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((e) => (e ? reject(e) : resolve()));
-    server.closeAllConnections(); // keep-alive sockets would hold close() open
-  });
 }

@@ -6,9 +6,9 @@ import { add, silu, type Tensor } from '@pfgmpp/tensor';
 import { NnError } from './errors.ts';
 import type { InitKwargs } from './init.ts';
 import { Conv2d, GroupNorm, Linear, PositionalEmbedding } from './layers.ts';
-import { Module, ModuleDict } from './module.ts';
-import { StreamCounter } from './random.ts';
-import { dropLabels, type UNet } from './song-unet.ts';
+import { ModuleDict } from './module.ts';
+import type { UNet } from './song-unet.ts';
+import { UNetBase } from './unet-base.ts';
 import { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 
 export interface DhariwalUNetConfig {
@@ -26,7 +26,7 @@ export interface DhariwalUNetConfig {
   label_dropout?: number;
 }
 
-export class DhariwalUNet extends Module implements UNet {
+export class DhariwalUNet extends UNetBase implements UNet {
   readonly imgResolution: number;
   readonly inChannels: number;
   readonly outChannels: number;
@@ -42,7 +42,6 @@ export class DhariwalUNet extends Module implements UNet {
   readonly dec: ModuleDict;
   readonly outNorm: GroupNorm;
   readonly outConv: Conv2d;
-  private rngValue = new StreamCounter();
 
   constructor(readonly config: DhariwalUNetConfig) {
     super();
@@ -152,16 +151,7 @@ export class DhariwalUNet extends Module implements UNet {
       'out_conv',
       new Conv2d({ inChannels: cout, outChannels: c.out_channels, kernel: 3, init: initZero }),
     );
-    this.rng = this.rngValue;
-  }
-
-  get rng(): StreamCounter {
-    return this.rngValue;
-  }
-
-  set rng(r: StreamCounter) {
-    this.rngValue = r;
-    for (const m of this.modules()) if (m instanceof UNetBlock) m.rng = r;
+    this.shareRng();
   }
 
   forward(
@@ -175,12 +165,7 @@ export class DhariwalUNet extends Module implements UNet {
     emb = silu(this.mapLayer0.forward(emb));
     emb = this.mapLayer1.forward(emb);
     if (this.mapLabel) {
-      if (!classLabels)
-        throw new NnError(`DhariwalUNet: label_dim ${this.labelDim} needs class labels`);
-      let labels = classLabels;
-      if (this.training && this.labelDropout)
-        labels = dropLabels(labels, this.labelDropout, this.rngValue);
-      emb = add(emb, this.mapLabel.forward(labels));
+      emb = add(emb, this.mapLabel.forward(this.labelsFor(classLabels)));
     }
     emb = silu(emb);
     const skips: Tensor[] = [];

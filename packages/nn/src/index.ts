@@ -49,7 +49,8 @@ export {
   VPPrecond,
 } from './precond.ts';
 export { StreamCounter } from './random.ts';
-export { dropLabels, SongUNet, type SongUNetConfig, type UNet } from './song-unet.ts';
+export { SongUNet, type SongUNetConfig, type UNet } from './song-unet.ts';
+export { dropLabels, UNetBase } from './unet-base.ts';
 export { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 export {
   type Arch,

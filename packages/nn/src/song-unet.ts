@@ -3,12 +3,13 @@
  * augmentation labels, then an encoder/decoder of UNetBlocks keyed `{res}x{res}_<entry>` exactly
  * as the official ModuleDicts, so state dicts load by name.
  */
-import { add, ge, mul, rand, reshape, silu, type Tensor } from '@pfgmpp/tensor';
+import { add, mul, reshape, silu, type Tensor } from '@pfgmpp/tensor';
 import { NnError } from './errors.ts';
 import type { InitKwargs } from './init.ts';
 import { Conv2d, FourierEmbedding, GroupNorm, Linear, PositionalEmbedding } from './layers.ts';
-import { Module, ModuleDict } from './module.ts';
-import { StreamCounter } from './random.ts';
+import { type Module, ModuleDict } from './module.ts';
+import type { StreamCounter } from './random.ts';
+import { UNetBase } from './unet-base.ts';
 import { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 
 /** The keyword arguments of the official constructor (names as in `_init_kwargs`). */
@@ -55,14 +56,7 @@ function oneOf<T extends string>(v: T, valid: readonly T[], what: string): T {
   return v;
 }
 
-/** Rows of `labels` [B, n] zeroed with probability p (label dropout, training only). */
-export function dropLabels(labels: Tensor, p: number, rng: StreamCounter): Tensor {
-  const B = labels.shape[0] as number;
-  const keepMask = ge(rand([B, 1], { seed: rng.seed, stream: rng.next() }), p);
-  return mul(labels, keepMask);
-}
-
-export class SongUNet extends Module implements UNet {
+export class SongUNet extends UNetBase implements UNet {
   readonly imgResolution: number;
   readonly inChannels: number;
   readonly outChannels: number;
@@ -76,7 +70,6 @@ export class SongUNet extends Module implements UNet {
   readonly mapLayer1: Linear;
   readonly enc: ModuleDict;
   readonly dec: ModuleDict;
-  private rngValue = new StreamCounter();
 
   constructor(readonly config: SongUNetConfig) {
     super();
@@ -245,16 +238,7 @@ export class SongUNet extends Module implements UNet {
         );
       }
     }
-    this.rng = this.rngValue;
-  }
-
-  get rng(): StreamCounter {
-    return this.rngValue;
-  }
-
-  set rng(r: StreamCounter) {
-    this.rngValue = r;
-    for (const m of this.modules()) if (m instanceof UNetBlock) m.rng = r;
+    this.shareRng();
   }
 
   forward(
@@ -265,11 +249,7 @@ export class SongUNet extends Module implements UNet {
   ): Tensor {
     let emb = this.mapNoise.forward(noiseLabels, true); // [sin | cos], as the official flip
     if (this.mapLabel) {
-      if (!classLabels)
-        throw new NnError(`SongUNet: label_dim ${this.labelDim} needs class labels`);
-      let labels = classLabels;
-      if (this.training && this.labelDropout)
-        labels = dropLabels(labels, this.labelDropout, this.rngValue);
+      const labels = this.labelsFor(classLabels);
       emb = add(emb, this.mapLabel.forward(mul(labels, Math.sqrt(this.labelDim))));
     }
     if (this.mapAugment && augmentLabels) emb = add(emb, this.mapAugment.forward(augmentLabels));

@@ -1,0 +1,47 @@
+/**
+ * What SongUNet and DhariwalUNet share: the training-time random stream handed to every
+ * UNetBlock (dropout), and class labels with label dropout.
+ */
+import { ge, mul, rand, type Tensor } from '@pfgmpp/tensor';
+import { NnError } from './errors.ts';
+import { Module } from './module.ts';
+import { StreamCounter } from './random.ts';
+import { UNetBlock } from './unet-block.ts';
+
+/** Rows of `labels` [B, n] zeroed with probability p (label dropout, training only). */
+export function dropLabels(labels: Tensor, p: number, rng: StreamCounter): Tensor {
+  const B = labels.shape[0] as number;
+  const keepMask = ge(rand([B, 1], { seed: rng.seed, stream: rng.next() }), p);
+  return mul(labels, keepMask);
+}
+
+export abstract class UNetBase extends Module {
+  abstract readonly labelDim: number;
+  abstract readonly labelDropout: number;
+  private rngValue = new StreamCounter();
+
+  /** The stream dropout and label dropout draw from; setting it reaches every block. */
+  get rng(): StreamCounter {
+    return this.rngValue;
+  }
+
+  set rng(r: StreamCounter) {
+    this.rngValue = r;
+    for (const m of this.modules()) if (m instanceof UNetBlock) m.rng = r;
+  }
+
+  /** Call at the end of a subclass constructor, once the blocks exist. */
+  protected shareRng(): void {
+    this.rng = this.rngValue;
+  }
+
+  /** The class labels map_label sees: required when label_dim > 0, rows dropped in training. */
+  protected labelsFor(classLabels: Tensor | null): Tensor {
+    if (!classLabels) {
+      throw new NnError(`${this.constructor.name}: label_dim ${this.labelDim} needs class labels`);
+    }
+    return this.training && this.labelDropout
+      ? dropLabels(classLabels, this.labelDropout, this.rngValue)
+      : classLabels;
+  }
+}
