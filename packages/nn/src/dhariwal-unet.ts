@@ -3,36 +3,16 @@
  * below 64 channels, as the original), zero-initialised output and residual convolutions.
  */
 import { add, silu, type Tensor } from '@pfgmpp/tensor';
-import { NnError } from './errors.ts';
 import type { InitKwargs } from './init.ts';
 import { Conv2d, GroupNorm, Linear, PositionalEmbedding } from './layers.ts';
 import { ModuleDict } from './module.ts';
 import type { UNet } from './song-unet.ts';
-import { UNetBase } from './unet-base.ts';
+import { UNetBase, type UNetConfig } from './unet-base.ts';
 import { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 
-export interface DhariwalUNetConfig {
-  img_resolution: number;
-  in_channels: number;
-  out_channels: number;
-  label_dim?: number;
-  augment_dim?: number;
-  model_channels?: number;
-  channel_mult?: readonly number[];
-  channel_mult_emb?: number;
-  num_blocks?: number;
-  attn_resolutions?: readonly number[];
-  dropout?: number;
-  label_dropout?: number;
-}
+export type DhariwalUNetConfig = UNetConfig;
 
 export class DhariwalUNet extends UNetBase implements UNet {
-  readonly imgResolution: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly labelDim: number;
-  readonly augmentDim: number;
-  readonly labelDropout: number;
   readonly mapNoise: PositionalEmbedding;
   readonly mapAugment: Linear | null;
   readonly mapLayer0: Linear;
@@ -44,24 +24,13 @@ export class DhariwalUNet extends UNetBase implements UNet {
   readonly outConv: Conv2d;
 
   constructor(readonly config: DhariwalUNetConfig) {
-    super();
+    const mult = config.channel_mult ?? [1, 2, 3, 4];
+    super(config, mult.length);
     const c = config;
     const mc = c.model_channels ?? 192;
-    const mult = c.channel_mult ?? [1, 2, 3, 4];
     const E = mc * (c.channel_mult_emb ?? 4);
     const numBlocks = c.num_blocks ?? 3;
     const attnRes = c.attn_resolutions ?? [32, 16, 8];
-    this.imgResolution = c.img_resolution;
-    this.inChannels = c.in_channels;
-    this.outChannels = c.out_channels;
-    this.labelDim = c.label_dim ?? 0;
-    this.augmentDim = c.augment_dim ?? 0;
-    this.labelDropout = c.label_dropout ?? 0;
-    if (c.img_resolution % 2 ** (mult.length - 1) !== 0) {
-      throw new NnError(
-        `img_resolution ${c.img_resolution} is not divisible by 2^${mult.length - 1}`,
-      );
-    }
     // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases; zeros for the residual ends.
     const init: InitKwargs = {
       mode: 'kaiming_uniform',

@@ -50,7 +50,7 @@ export {
 } from './precond.ts';
 export { StreamCounter } from './random.ts';
 export { SongUNet, type SongUNetConfig, type UNet } from './song-unet.ts';
-export { dropLabels, UNetBase } from './unet-base.ts';
+export { dropLabels, UNetBase, type UNetConfig } from './unet-base.ts';
 export { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 export {
   type Arch,

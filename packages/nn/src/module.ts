@@ -62,6 +62,11 @@ export interface LoadOptions {
   strict?: boolean;
   /** Prefix stripped from incoming names (e.g. 'net.'). */
   prefix?: string;
+  /**
+   * Strict mode tolerates missing constant buffers (resample filters, iDDPM's table): the
+   * network rebuilds them, and some official snapshots omit them. Default false.
+   */
+  allowMissingConstants?: boolean;
 }
 
 /** Shape-tracked FLOP counter: layers add 2*MAC for the work they dispatch. */
@@ -196,8 +201,11 @@ export class Module {
   loadStateDict(sd: ReadonlyMap<string, TensorData>, options: LoadOptions = {}): LoadReport {
     const prefix = options.prefix ?? '';
     const report = this.checkStateDict(sd, prefix);
-    if ((options.strict ?? true) && !reportIsClean(report))
-      throw new NnError(describeReport(report));
+    const slots = new Map(this.namedSlots());
+    const fatal = options.allowMissingConstants
+      ? { ...report, missing: report.missing.filter((n) => slots.get(n)?.init.kind !== 'data') }
+      : report;
+    if ((options.strict ?? true) && !reportIsClean(fatal)) throw new NnError(describeReport(fatal));
     const bad = new Set(report.misshaped.map((m) => m.name));
     let p = 0;
     for (const [n, s] of this.namedSlots()) {

@@ -9,6 +9,7 @@ import {
   broadcastTo,
   div,
   gt,
+  keep,
   log,
   mul,
   reshape,
@@ -203,7 +204,7 @@ export class EDMPrecond extends Precond {
     const s2 = add(square(sigma), sd * sd); // sigma^2 + sigma_data^2
     const cIn = rsqrt(s2);
     return {
-      cSkip: div(tensor([sd * sd]), s2),
+      cSkip: div(sd * sd, s2), // a constant fill, no upload
       cOut: mul(mul(sigma, cIn), sd),
       cIn,
       cNoise: mul(log(reshape(sigma, [sigma.shape[0] as number])), 0.25),
@@ -322,6 +323,8 @@ export class iDDPMPrecond extends Precond {
   readonly M: number;
   readonly u: Slot;
   private table: Float32Array;
+  /** (u_j + u_{j+1}) / 2 as [1, M] on the GPU, uploaded once per table. */
+  private mids: Tensor | null = null;
 
   constructor(kw: PrecondKwargs) {
     super(kw, kw.img_channels * 2);
@@ -364,16 +367,23 @@ export class iDDPMPrecond extends Precond {
   coefficients(sigma: Tensor): Coefficients {
     const B = sigma.shape[0] as number;
     // The table decreases, so the nearest index is the number of midpoints above sigma.
-    const mids = new Float32Array(this.M);
-    for (let j = 0; j < this.M; j++)
-      mids[j] = ((this.table[j] as number) + (this.table[j + 1] as number)) / 2;
-    const above = sum(gt(reshape(tensor(mids), [1, this.M]), reshape(sigma, [B, 1])), 1); // [B]
+    const above = sum(gt(this.midpoints(), reshape(sigma, [B, 1])), 1); // [B]
     return {
       cSkip: 1,
       cOut: mul(sigma, -1),
       cIn: rsqrt(add(square(sigma), 1)),
       cNoise: add(mul(above, -1), this.M - 1),
     };
+  }
+
+  private midpoints(): Tensor {
+    if (!this.mids || this.mids.disposed) {
+      const mids = new Float32Array(this.M);
+      for (let j = 0; j < this.M; j++)
+        mids[j] = ((this.table[j] as number) + (this.table[j + 1] as number)) / 2;
+      this.mids = keep(tensor(mids, [1, this.M]));
+    }
+    return this.mids;
   }
 
   protected override modelOutput(F: Tensor): Tensor {
@@ -384,7 +394,11 @@ export class iDDPMPrecond extends Precond {
   override loadStateDict(...args: Parameters<Module['loadStateDict']>) {
     const report = super.loadStateDict(...args);
     const u = args[0].get(`${args[1]?.prefix ?? ''}u`);
-    if (u && u.data.length === this.M + 1) this.table = Float32Array.from(u.data);
+    if (u && u.data.length === this.M + 1) {
+      this.table = Float32Array.from(u.data);
+      this.mids?.dispose();
+      this.mids = null;
+    }
     return report;
   }
 

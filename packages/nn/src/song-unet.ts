@@ -9,23 +9,11 @@ import type { InitKwargs } from './init.ts';
 import { Conv2d, FourierEmbedding, GroupNorm, Linear, PositionalEmbedding } from './layers.ts';
 import { type Module, ModuleDict } from './module.ts';
 import type { StreamCounter } from './random.ts';
-import { UNetBase } from './unet-base.ts';
+import { UNetBase, type UNetConfig } from './unet-base.ts';
 import { UNetBlock, type UNetBlockConfig, withSkip } from './unet-block.ts';
 
 /** The keyword arguments of the official constructor (names as in `_init_kwargs`). */
-export interface SongUNetConfig {
-  img_resolution: number;
-  in_channels: number;
-  out_channels: number;
-  label_dim?: number;
-  augment_dim?: number;
-  model_channels?: number;
-  channel_mult?: readonly number[];
-  channel_mult_emb?: number;
-  num_blocks?: number;
-  attn_resolutions?: readonly number[];
-  dropout?: number;
-  label_dropout?: number;
+export interface SongUNetConfig extends UNetConfig {
   embedding_type?: 'positional' | 'fourier';
   channel_mult_noise?: number;
   encoder_type?: 'standard' | 'skip' | 'residual';
@@ -57,12 +45,6 @@ function oneOf<T extends string>(v: T, valid: readonly T[], what: string): T {
 }
 
 export class SongUNet extends UNetBase implements UNet {
-  readonly imgResolution: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly labelDim: number;
-  readonly augmentDim: number;
-  readonly labelDropout: number;
   readonly mapNoise: PositionalEmbedding | FourierEmbedding;
   readonly mapLabel: Linear | null;
   readonly mapAugment: Linear | null;
@@ -72,10 +54,10 @@ export class SongUNet extends UNetBase implements UNet {
   readonly dec: ModuleDict;
 
   constructor(readonly config: SongUNetConfig) {
-    super();
+    const mult = config.channel_mult ?? [1, 2, 2, 2];
+    super(config, mult.length);
     const c = config;
     const mc = c.model_channels ?? 128;
-    const mult = c.channel_mult ?? [1, 2, 2, 2];
     const E = mc * (c.channel_mult_emb ?? 4);
     const Nc = mc * (c.channel_mult_noise ?? 1);
     const numBlocks = c.num_blocks ?? 4;
@@ -92,17 +74,6 @@ export class SongUNet extends UNetBase implements UNet {
     );
     const decoderType = oneOf(c.decoder_type ?? 'standard', ['standard', 'skip'], 'decoder_type');
     const filter = c.resample_filter ?? [1, 1];
-    this.imgResolution = c.img_resolution;
-    this.inChannels = c.in_channels;
-    this.outChannels = c.out_channels;
-    this.labelDim = c.label_dim ?? 0;
-    this.augmentDim = c.augment_dim ?? 0;
-    this.labelDropout = c.label_dropout ?? 0;
-    if (c.img_resolution % 2 ** (mult.length - 1) !== 0) {
-      throw new NnError(
-        `img_resolution ${c.img_resolution} is not divisible by 2^${mult.length - 1}`,
-      );
-    }
 
     const init: InitKwargs = { mode: 'xavier_uniform' };
     const initZero: InitKwargs = { mode: 'xavier_uniform', weight: 1e-5 };

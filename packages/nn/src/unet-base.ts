@@ -15,10 +15,44 @@ export function dropLabels(labels: Tensor, p: number, rng: StreamCounter): Tenso
   return mul(labels, keepMask);
 }
 
+/** Constructor keywords both U-Nets take (names as in the official `_init_kwargs`). */
+export interface UNetConfig {
+  img_resolution: number;
+  in_channels: number;
+  out_channels: number;
+  label_dim?: number;
+  augment_dim?: number;
+  model_channels?: number;
+  channel_mult?: readonly number[];
+  channel_mult_emb?: number;
+  num_blocks?: number;
+  attn_resolutions?: readonly number[];
+  dropout?: number;
+  label_dropout?: number;
+}
+
 export abstract class UNetBase extends Module {
-  abstract readonly labelDim: number;
-  abstract readonly labelDropout: number;
+  readonly imgResolution: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly labelDim: number;
+  readonly augmentDim: number;
+  readonly labelDropout: number;
   private rngValue = new StreamCounter();
+
+  /** `levels` resolutions, each half the previous: img_resolution must survive the halvings. */
+  constructor(c: UNetConfig, levels: number) {
+    super();
+    if (c.img_resolution % 2 ** (levels - 1) !== 0) {
+      throw new NnError(`img_resolution ${c.img_resolution} is not divisible by 2^${levels - 1}`);
+    }
+    this.imgResolution = c.img_resolution;
+    this.inChannels = c.in_channels;
+    this.outChannels = c.out_channels;
+    this.labelDim = c.label_dim ?? 0;
+    this.augmentDim = c.augment_dim ?? 0;
+    this.labelDropout = c.label_dropout ?? 0;
+  }
 
   /** The stream dropout and label dropout draw from; setting it reaches every block. */
   get rng(): StreamCounter {

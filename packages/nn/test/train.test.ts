@@ -182,6 +182,17 @@ describe.skipIf(GPU_SKIP_REASON)('optimizer, EMA, modes and loading', () => {
     expect(message).toMatch(/1 missing: model\.map_layer0\.bias/);
     expect(message).toMatch(/1 unexpected: model\.extra\.weight/);
     expect(message).toMatch(/model\.map_layer1\.weight \(network \[64, 64\], file \[3, 3\]\)/);
+    // Constant buffers (here a resample filter) may be missing when asked: they are rebuilt.
+    const constants = new Map(
+      [...net.namedSlots()].map(([n, s]) => [
+        n,
+        { shape: s.shape, data: new Float32Array(s.size) },
+      ]),
+    );
+    const filter = [...constants.keys()].find((k) => k.endsWith('resample_filter')) as string;
+    constants.delete(filter);
+    expect(() => net.loadStateDict(constants)).toThrow(/1 missing: .*resample_filter/);
+    net.loadStateDict(constants, { allowMissingConstants: true });
     const report = net.loadStateDict(sd, { strict: false });
     expect(report.missing).toEqual(['model.map_layer0.bias']);
     expect(net.materialised).toBe(true);

@@ -17,7 +17,7 @@ import { type Io, progress } from '../io.ts';
 import { classify, confidence } from '../quality/classifier.ts';
 import { train } from '../training/loop.ts';
 import { loadNetwork } from '../training/network.ts';
-import { imageGrid, toPixels } from '../training/pictures.ts';
+import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 import { loadClassifier } from './quality.ts';
 import { planTraining, trainProgress } from './train.ts';
@@ -72,21 +72,6 @@ async function sampleGrid(
   return x;
 }
 
-function strip(states: Float64Array[], plane: number, shape: [number, number]): Uint8Array {
-  const [C, R] = shape;
-  const n = states.length;
-  const rows = Math.min(8, (states[0]?.length ?? 0) / plane);
-  const tiles = new Uint8Array(rows * n * plane);
-  for (let k = 0; k < rows; k++) {
-    for (let i = 0; i < n; i++)
-      tiles.set(
-        toPixels((states[i] as Float64Array).subarray(k * plane, (k + 1) * plane)),
-        (k * n + i) * plane,
-      );
-  }
-  return imageGrid(tiles, [rows * n, C, R, R], n, 3);
-}
-
 async function run(v: OptionValues, io: Io): Promise<void> {
   const started = Date.now();
   const out = (v.out as string | undefined) ?? 'demo-output';
@@ -109,13 +94,12 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   const D = (checkpoint.initKwargs as { D?: number }).D ?? 128;
   const traj: Float64Array[] = [];
   const shipped = await sampleGrid(net, D, n, steps, io, '(a) shipped model: sampled', traj);
-  const plane = net.imgResolution ** 2;
   const cols = Math.ceil(Math.sqrt(n));
   await writeFile(
     join(out, 'shipped-samples.png'),
     imageGrid(toPixels(shipped), [n, 1, 16, 16], cols, 3),
   );
-  await writeFile(join(out, 'shipped-trajectory.png'), strip(traj, plane, [1, 16]));
+  await writeFile(join(out, 'shipped-trajectory.png'), trajectoryStrip(traj, [1, 16], 3));
   net.dispose();
   const classifier = await loadClassifier(SHIPPED_CLASSIFIER);
   const c = confidence((await classify(classifier, Float32Array.from(shipped), n)).probs, n);

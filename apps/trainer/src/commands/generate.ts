@@ -24,7 +24,7 @@ import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { type Io, progress } from '../io.ts';
 import { loadNetwork } from '../training/network.ts';
-import { imageGrid, toPixels } from '../training/pictures.ts';
+import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
@@ -305,20 +305,8 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     );
   }
   if (v.trajectory) {
-    // Rows: images; columns: x after each step (clipped to the image range).
-    const n = steps.length;
-    const tiles = new Uint8Array(keep * n * plane);
-    for (let k = 0; k < keep; k++) {
-      for (let i = 0; i < n; i++) {
-        const px = toPixels((steps[i] as Float64Array).subarray(k * plane, (k + 1) * plane));
-        tiles.set(px, (k * n + i) * plane);
-      }
-    }
     await mkdir(dirname(v.trajectory as string), { recursive: true });
-    await writeFileAtomic(
-      v.trajectory as string,
-      imageGrid(tiles, [keep * n, C, R, R], n, R < 64 ? 2 : 1),
-    );
+    await writeFileAtomic(v.trajectory as string, trajectoryStrip(steps, [C, R], R < 64 ? 2 : 1));
   }
   if (v['save-npy']) {
     await writeFileAtomic(

@@ -19,7 +19,9 @@ import {
   type Gpu,
   mean,
   mul,
+  reshape,
   scopeAsync,
+  square,
   sum,
   type Tensor,
   tensor,
@@ -92,40 +94,30 @@ const kimgName = (nimg: number) =>
   String(Math.floor(nimg / 1000)).padStart(6, '0') +
   (nimg % 1000 ? `.${String(nimg % 1000).padStart(3, '0')}` : '');
 
+type Moments = { num: number; mean: number; std: number };
+
+/**
+ * The original's stats collector: per name, float64 sums of x and x^2 since the last tick,
+ * turned into {num, mean, std}; names with nothing new keep their previous figures.
+ */
 class Stats {
-  private values = new Map<string, number[]>();
-  private last = new Map<string, { num: number; mean: number; std: number }>();
-  report(name: string, v: number, n = 1): void {
-    const list = this.values.get(name) ?? [];
-    for (let i = 0; i < n; i++) list.push(v);
-    this.values.set(name, list);
+  private sums = new Map<string, { n: number; s: number; s2: number }>();
+  private last = new Map<string, Moments>();
+  /** `n` values with mean `mean` and mean square `meanSq` (one value by default). */
+  report(name: string, mean: number, n = 1, meanSq = mean * mean): void {
+    const acc = this.sums.get(name) ?? { n: 0, s: 0, s2: 0 };
+    acc.n += n;
+    acc.s += mean * n;
+    acc.s2 += meanSq * n;
+    this.sums.set(name, acc);
   }
-  /** Loss/loss counts every element: `mean` over n elements with the given sum of squares. */
-  reportMoments(name: string, n: number, mean: number, meanSq: number): void {
-    const cur = this.last.get(`${name}#acc`) ?? { num: 0, mean: 0, std: 0 };
-    cur.num += n;
-    cur.mean += mean * n; // running sums, turned into moments at flush
-    cur.std += meanSq * n;
-    this.last.set(`${name}#acc`, cur);
-  }
-  flush(): Record<string, { num: number; mean: number; std: number }> {
-    const out: Record<string, { num: number; mean: number; std: number }> = {};
-    for (const [k, acc] of this.last) {
-      if (!k.endsWith('#acc')) continue;
-      const name = k.slice(0, -4);
-      const m = acc.num ? acc.mean / acc.num : Number.NaN;
-      const s = acc.num ? Math.sqrt(Math.max(acc.std / acc.num - m * m, 0)) : Number.NaN;
-      if (acc.num) this.last.set(name, { num: acc.num, mean: m, std: s });
-      this.last.delete(k);
+  flush(): Record<string, Moments> {
+    for (const [name, { n, s, s2 }] of this.sums) {
+      const m = s / n;
+      this.last.set(name, { num: n, mean: m, std: Math.sqrt(Math.max(s2 / n - m * m, 0)) });
     }
-    for (const [name, list] of this.values) {
-      const m = list.reduce((a, b) => a + b, 0) / list.length;
-      const s = Math.sqrt(Math.max(list.reduce((a, b) => a + b * b, 0) / list.length - m * m, 0));
-      this.last.set(name, { num: list.length, mean: m, std: s });
-    }
-    this.values.clear();
-    for (const [k, v] of this.last) if (!k.endsWith('#acc')) out[k] = v;
-    return out;
+    this.sums.clear();
+    return Object.fromEntries(this.last);
   }
 }
 
@@ -259,7 +251,10 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
           const reference = more ? concat([images, tensor(more.images, more.shape)], 0) : undefined;
           const loss = computeLoss(net, images, labels, c.seed, stepIndex * rounds + r, reference);
           backward(mul(sum(loss), c.lossScaling / c.batch));
-          return [await mean(loss).item(), await mean(mul(loss, loss)).item(), loss.size] as const;
+          // Mean and mean square in one readback (one sync per micro-batch).
+          const moments = concat([reshape(mean(loss), [1]), reshape(mean(square(loss)), [1])]);
+          const [m1, m2] = await moments.read();
+          return [m1 as number, m2 as number, loss.size] as const;
         });
         lossSum += m * n;
         lossSqSum += m2 * n;
@@ -274,7 +269,7 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
             ' (try a lower --lr)',
         );
       }
-      stats.reportMoments('Loss/loss', count, stepLoss, lossSqSum / count);
+      stats.report('Loss/loss', stepLoss, count, lossSqSum / count);
       const lr = c.lr * Math.min(nimg / Math.max(c.lrRampupKimg * 1000, 1e-8), 1);
       adam.step(lr, true);
       updateEma(

@@ -5,14 +5,7 @@
  */
 import type { Checkpoint, JsonObject, TensorInput, TensorMap } from '@pfgmpp/io';
 import { readCheckpointFile, writeCheckpointFile } from '@pfgmpp/io/node';
-import {
-  buildPrecond,
-  describeReport,
-  type Precond,
-  type PrecondKwargs,
-  reportIsClean,
-  type StateDict,
-} from '@pfgmpp/nn';
+import { buildPrecond, type Precond, type PrecondKwargs, type StateDict } from '@pfgmpp/nn';
 
 /** Official pickles spell the class with its module path. */
 export function shortClassName(name: string): string {
@@ -45,16 +38,11 @@ export async function loadNetwork(
 /** Loads every tensor by name; a mismatch is an error that lists the names. */
 export function loadInto(net: Precond, tensors: TensorMap | StateDict, what: string): void {
   const sd = new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
-  // Official snapshots may lack buffers that our networks rebuild (they are constants).
-  const report = net.checkStateDict(sd);
-  const onlyBuffers = report.missing.every((n) => n.endsWith('resample_filter'));
-  if (
-    !reportIsClean(report) &&
-    !(onlyBuffers && !report.unexpected.length && !report.misshaped.length)
-  ) {
-    throw new Error(`${what}: ${describeReport(report)}`);
+  try {
+    net.loadStateDict(sd, { allowMissingConstants: true });
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`);
   }
-  net.loadStateDict(sd, { strict: false });
 }
 
 export function toInputs(sd: StateDict): Map<string, TensorInput> {

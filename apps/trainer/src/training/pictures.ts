@@ -134,3 +134,26 @@ export function lossCurve(kimg: readonly number[], loss: readonly number[]): Uin
   }
   return c.png();
 }
+
+/**
+ * Every sampler step of the first images as one PNG: a row per image, a column per step.
+ * `states[i]` holds the state after step i for the first `states[i].length / (C*R*R)` images.
+ */
+export function trajectoryStrip(
+  states: readonly Float64Array[],
+  shape: readonly [number, number],
+  zoom: number,
+): Uint8Array {
+  const [C, R] = shape;
+  const plane = C * R * R;
+  const n = states.length;
+  const rows = (states[0]?.length ?? 0) / plane;
+  const tiles = new Uint8Array(rows * n * plane);
+  for (let k = 0; k < rows; k++) {
+    for (let i = 0; i < n; i++) {
+      const x = (states[i] as Float64Array).subarray(k * plane, (k + 1) * plane);
+      tiles.set(toPixels(x), (k * n + i) * plane);
+    }
+  }
+  return imageGrid(tiles, [rows * n, C, R, R], n, zoom);
+}
