@@ -1,13 +1,24 @@
 /**
  * The viewer page: opens WebGPU, loads a checkpoint (URL, file input or drop), samples with the
- * trainer's `generate` and draws every step as it arrives. Sampling awaits a GPU read per network
+ * trainer's `generate` and draws every step as it arrives, then lets the step slider scrub
+ * through the run and exports the pictures as PNG. Sampling awaits a GPU read per network
  * evaluation, so the browser repaints between steps without extra yielding.
  */
 import { toUint8 } from '@pfgmpp/pfgmpp';
 import { type Gpu, getDevice } from '@pfgmpp/tensor';
 import { drawTile, prepareCanvas, type TileGeometry, zoomFor } from './draw.ts';
-import { type Loaded, loadNetworkBytes } from './network.ts';
-import { DEFAULT_CHECKPOINT, formatD, parseSettings, seedList } from './params.ts';
+import { drawRadiusPanel, SAMPLES } from './explainer.ts';
+import { type Loaded, loadNetworkBytes, setQuantization } from './network.ts';
+import {
+  DEFAULT_CHECKPOINT,
+  evaluations,
+  FIELDS,
+  formatD,
+  parseD,
+  parseSettings,
+  seedList,
+  usesAblation,
+} from './params.ts';
 import { sample } from './sample.ts';
 import { state } from './state.ts';
 import { $, clearError, showError, showInfo, webgpuMissing } from './ui.ts';
@@ -15,12 +26,32 @@ import { $, clearError, showError, showInfo, webgpuMissing } from './ui.ts';
 let loaded: Loaded | null = null;
 let busy = false;
 
+/** The last run, kept for the step slider and the PNG export. */
+interface Shown {
+  trajectory: Float64Array[];
+  times: number[];
+  grid: TileGeometry;
+  seeds: number[];
+  plane: number;
+}
+let shown: Shown | null = null;
+
+/** All GPU work (sampling, the explainer) runs one task at a time, in order. */
+let gpuQueue: Promise<unknown> = Promise.resolve();
+function onGpu<T>(task: () => Promise<T>): Promise<T> {
+  const next = gpuQueue.then(task, task);
+  gpuQueue = next.catch(() => undefined);
+  return next;
+}
+
 const setStatus = (text: string) => {
   $('status').textContent = text;
 };
 
-function enableSample(): void {
+function enableControls(): void {
   $<HTMLButtonElement>('sample').disabled = busy || !loaded;
+  for (const id of ['step', 'save-grid', 'save-trajectory'])
+    $<HTMLInputElement>(id).disabled = busy || !shown;
 }
 
 /** Replaces the current network; a file that fails to load leaves the previous one in place. */
@@ -40,8 +71,9 @@ async function openBytes(bytes: Uint8Array, name: string): Promise<void> {
   cls.max = String(Math.max(0, info.labelDim - 1));
   if (info.labelDim === 0) cls.value = '';
   setStatus(`Loaded ${name}.`);
+  await updateExplainer();
   state.status = 'ready';
-  enableSample();
+  enableControls();
 }
 
 async function openUrl(url: string): Promise<void> {
@@ -63,14 +95,89 @@ async function openFile(file: File): Promise<void> {
     showError('Could not load the checkpoint', e);
     setStatus(loaded ? `Kept ${loaded.info.fileName}.` : 'No checkpoint loaded.');
     if (loaded) state.status = 'ready'; // the message stays; the previous network still works
-    enableSample();
+    enableControls();
   }
 }
+
+/** The D the form asks for: its own field, else the checkpoint's. */
+function chosenD(): number | undefined {
+  if (!loaded) return undefined;
+  try {
+    return parseD($<HTMLInputElement>('D').value) ?? loaded.info.D;
+  } catch {
+    return undefined; // reported when sampling; the panel keeps its last picture
+  }
+}
+
+async function updateExplainer(): Promise<void> {
+  const D = chosenD();
+  if (!loaded || D === undefined) return;
+  const { channels, resolution } = loaded.info;
+  const N = channels * resolution * resolution;
+  const summary = await onGpu(() => drawRadiusPanel($<HTMLCanvasElement>('radius'), N, D));
+  state.radius = summary;
+  $('radius-samples').textContent = String(SAMPLES);
+  const parts = [`N = ${N} pixels (${channels} x ${resolution} x ${resolution}).`];
+  if (summary.meanSqD !== null) {
+    parts.push(
+      `D = ${formatD(D)}: mean of (r / σ√N)² over the samples ${summary.meanSqD.toFixed(3)}` +
+        (summary.exactMeanSqD !== null
+          ? `, exact D / (D - 2) = ${summary.exactMeanSqD.toFixed(3)}`
+          : '') +
+        '.',
+    );
+    if (summary.beyond > 0)
+      parts.push(
+        `${summary.beyond} of ${summary.samples} D samples lie beyond ${summary.hi.toFixed(2)}.`,
+      );
+  }
+  parts.push(`D = ∞: ${summary.meanSqGaussian.toFixed(3)} (exact 1).`);
+  $('radius-note').textContent = parts.join(' ');
+}
+
+/** Draws the batch at step i (0-based) on the grid canvas and moves the slider there. */
+function showStep(run: Shown, i: number): void {
+  const { trajectory, times, grid, plane, seeds } = run;
+  const x = trajectory[i] as Float64Array;
+  const canvas = $<HTMLCanvasElement>('grid');
+  for (let k = 0; k < seeds.length; k++)
+    drawTile(
+      canvas,
+      grid,
+      x.subarray(k * plane, (k + 1) * plane),
+      Math.floor(k / grid.cols),
+      k % grid.cols,
+    );
+  const slider = $<HTMLInputElement>('step');
+  slider.max = String(trajectory.length);
+  slider.value = String(i + 1);
+  $('step-label').textContent =
+    `${i + 1} / ${trajectory.length}, t = ${(times[i] as number).toPrecision(3)}`;
+  if (state.result) state.result.shownStep = i + 1;
+}
+
+function savePng(canvas: HTMLCanvasElement, name: string): void {
+  canvas.toBlob((blob) => {
+    if (!blob) {
+      showError('Export failed', new Error('the browser made no PNG of the canvas'));
+      return;
+    }
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  }, 'image/png');
+}
+
+const seedRange = (seeds: number[]) =>
+  seeds.length === 1 ? `seed${seeds[0]}` : `seeds${seeds[0]}-${seeds[seeds.length - 1]}`;
 
 async function runSampling(): Promise<void> {
   if (!loaded || busy) return;
   clearError();
-  const { net, info } = loaded;
+  const current = loaded;
+  const { net, info } = current;
   const form = $<HTMLFormElement>('form');
   const data = new FormData(form);
   const settings = parseSettings((k) => data.get(k) as string | null);
@@ -81,65 +188,82 @@ async function runSampling(): Promise<void> {
   const R = info.resolution;
   const plane = info.channels * R * R;
   busy = true;
-  enableSample();
+  shown = null;
+  enableControls();
   state.status = 'sampling';
   state.result = null;
   try {
-    const strip: TileGeometry = {
-      resolution: R,
-      channels: info.channels,
-      zoom: zoomFor(R, 48),
-      cols: settings.steps,
-      rows: 1,
-    };
-    const canvases = seeds.map(() => document.createElement('canvas'));
-    for (const c of canvases) prepareCanvas(c, strip);
-    $('trajectory').replaceChildren(...canvases);
-    const cols = Math.min(seeds.length, 8);
-    const final: TileGeometry = {
-      resolution: R,
-      channels: info.channels,
-      zoom: zoomFor(R, 96),
-      cols,
-      rows: Math.ceil(seeds.length / cols),
-    };
-    const finalCanvas = $<HTMLCanvasElement>('final');
-    prepareCanvas(finalCanvas, final);
-    const speed = $('speed');
-    speed.textContent = `Sampling ${seeds.length} images, D = ${formatD(D)}…`;
-    const run = await sample(net, seeds, { ...settings, D }, (step, ms) => {
-      for (const [k, canvas] of canvases.entries())
-        drawTile(canvas, strip, step.x.subarray(k * plane, (k + 1) * plane), 0, step.i);
-      speed.textContent = `step ${step.i + 1} / ${step.numSteps}, ${ms.toFixed(0)} ms`;
+    await onGpu(async () => {
+      const speed = $('speed');
+      const quantized = await setQuantization(current, settings.quant);
+      const strip: TileGeometry = {
+        resolution: R,
+        channels: info.channels,
+        zoom: zoomFor(R, 48),
+        cols: settings.steps,
+        rows: seeds.length,
+      };
+      const trajectoryCanvas = $<HTMLCanvasElement>('trajectory');
+      prepareCanvas(trajectoryCanvas, strip);
+      const cols = Math.min(seeds.length, 8);
+      const grid: TileGeometry = {
+        resolution: R,
+        channels: info.channels,
+        zoom: zoomFor(R, 96),
+        cols,
+        rows: Math.ceil(seeds.length / cols),
+      };
+      prepareCanvas($<HTMLCanvasElement>('grid'), grid);
+      const live: Shown = { trajectory: [], times: [], grid, seeds, plane };
+      const ablation = usesAblation(settings);
+      const what =
+        `${ablation ? `ablation sampler (${settings.solver}, ${settings.disc}, ${settings.schedule}, ${settings.scaling})` : 'EDM Heun sampler'}` +
+        `, D = ${formatD(D)}` +
+        (settings.churn > 0 ? `, S_churn ${settings.churn}` : '') +
+        (settings.alpha > 0 ? `, alpha ${settings.alpha}` : '') +
+        (settings.quant !== undefined
+          ? `, ${quantized} weight tensors at ${settings.quant} bits`
+          : '');
+      speed.textContent = `Sampling ${seeds.length} images: ${what}…`;
+      const nfeExpected = evaluations(settings);
+      const run = await sample(net, seeds, { ...settings, D }, (step, ms) => {
+        live.trajectory.push(step.x);
+        live.times.push(step.tNext);
+        for (let k = 0; k < seeds.length; k++)
+          drawTile(trajectoryCanvas, strip, step.x.subarray(k * plane, (k + 1) * plane), k, step.i);
+        // The grid follows the sampler; the slider takes over when the run is done.
+        showStep(live, step.i);
+        speed.textContent = `step ${step.i + 1} / ${step.numSteps}, ${ms.toFixed(0)} ms (${nfeExpected} network evaluations in all)`;
+      });
+      shown = { trajectory: run.trajectory, times: run.times, grid, seeds, plane };
+      const perSecond = (n: number) => ((n * 1000) / run.ms).toFixed(1);
+      speed.textContent =
+        `${run.nfe} network evaluations in ${run.ms.toFixed(0)} ms: ${(run.ms / run.nfe).toFixed(1)} ms per ` +
+        `evaluation, ${perSecond(run.nfe)} evaluations/s, ${perSecond(seeds.length)} images/s ` +
+        `(batch of ${seeds.length}; ${what})`;
+      state.result = {
+        seeds,
+        D: Number.isFinite(D) ? D : null,
+        steps: settings.steps,
+        shape: [seeds.length, info.channels, R, R],
+        x: Array.from(Float32Array.from(run.x)),
+        pixels: Array.from(toUint8(run.x)),
+        columns: run.trajectory.length,
+        zoom: { final: grid.zoom, strip: strip.zoom },
+        nfe: run.nfe,
+        ms: run.ms,
+        sampler: ablation ? 'ablation' : 'edm',
+        quant: settings.quant ?? null,
+        stepPixels: run.trajectory.map((t) => Array.from(toUint8(t))),
+        times: run.times,
+        shownStep: run.trajectory.length,
+      };
+      showStep(shown, run.trajectory.length - 1);
     });
-    for (let k = 0; k < seeds.length; k++)
-      drawTile(
-        finalCanvas,
-        final,
-        run.x.subarray(k * plane, (k + 1) * plane),
-        Math.floor(k / cols),
-        k % cols,
-      );
-    const perSecond = (n: number) => ((n * 1000) / run.ms).toFixed(1);
-    speed.textContent =
-      `${run.nfe} network evaluations in ${run.ms.toFixed(0)} ms: ${perSecond(run.nfe)} ` +
-      `evaluations/s, ${perSecond(seeds.length)} images/s (batch of ${seeds.length}, D = ${formatD(D)})`;
-    state.result = {
-      seeds,
-      D: Number.isFinite(D) ? D : null,
-      steps: settings.steps,
-      shape: [seeds.length, info.channels, R, R],
-      x: Array.from(Float32Array.from(run.x)),
-      pixels: Array.from(toUint8(run.x)),
-      columns: run.trajectory.length,
-      zoom: { final: final.zoom, strip: strip.zoom },
-      nfe: run.nfe,
-      ms: run.ms,
-    };
     state.status = 'done';
   } finally {
     busy = false;
-    enableSample();
+    enableControls();
   }
 }
 
@@ -147,6 +271,21 @@ function wire(): void {
   $<HTMLFormElement>('form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     runSampling().catch((e: unknown) => showError('Sampling failed', e));
+  });
+  $<HTMLInputElement>('D').addEventListener('change', () => {
+    updateExplainer().catch((e: unknown) => showError('The radius panel failed', e));
+  });
+  $<HTMLInputElement>('step').addEventListener('input', (ev) => {
+    if (shown) showStep(shown, Number((ev.target as HTMLInputElement).value) - 1);
+  });
+  $('save-grid').addEventListener('click', () => {
+    if (!shown) return;
+    const step = Number($<HTMLInputElement>('step').value);
+    savePng($<HTMLCanvasElement>('grid'), `pfgmpp-${seedRange(shown.seeds)}-step${step}.png`);
+  });
+  $('save-trajectory').addEventListener('click', () => {
+    if (!shown) return;
+    savePng($<HTMLCanvasElement>('trajectory'), `pfgmpp-trajectory-${seedRange(shown.seeds)}.png`);
   });
   const input = $<HTMLInputElement>('file');
   input.addEventListener('change', () => {
@@ -169,7 +308,7 @@ function wire(): void {
 
 /** URL parameters prefill the form, so a link can share a setting. */
 function prefill(params: URLSearchParams): void {
-  for (const name of ['D', 'steps', 'seed', 'count', 'class']) {
+  for (const name of FIELDS) {
     const v = params.get(name);
     if (v !== null) $<HTMLInputElement>(name).value = v;
   }

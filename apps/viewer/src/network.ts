@@ -4,6 +4,7 @@
  * Every failure names the file, so the page can show which one could not be read and why.
  */
 import { type Checkpoint, readCheckpoint } from '@pfgmpp/io';
+import { quantizeState, type StateEntry } from '@pfgmpp/pfgmpp';
 import {
   buildPrecond,
   describeReport,
@@ -29,6 +30,31 @@ export interface NetworkInfo {
 export interface Loaded {
   net: Precond;
   info: NetworkInfo;
+  /** Bits the weights are fake-quantized to now; undefined = the file's float32 weights. */
+  quant?: number | undefined;
+  /** The float32 state, kept once quantization is first asked for, to restore or requantize. */
+  float?: Map<string, StateEntry>;
+  /** Weight tensors quantized now. */
+  quantized?: number;
+}
+
+/**
+ * Puts the network's weights at `bits` (generate_quant.py's selection and rounding, as
+ * `pfgmpp generate --quant`), or back to float32 for undefined. Returns the quantized count.
+ */
+export async function setQuantization(loaded: Loaded, bits: number | undefined): Promise<number> {
+  if (loaded.quant === bits) return loaded.quantized ?? 0;
+  loaded.float ??= await loaded.net.stateDict();
+  if (bits === undefined) {
+    loaded.net.loadStateDict(loaded.float);
+    loaded.quantized = 0;
+  } else {
+    const { state, quantized } = quantizeState(loaded.float, bits);
+    loaded.net.loadStateDict(state);
+    loaded.quantized = quantized.length;
+  }
+  loaded.quant = bits;
+  return loaded.quantized;
 }
 
 /** The trainer's rule: PFGM++ networks carry `pfgmpp: true` and D; others are diffusion. */

@@ -3,6 +3,7 @@
  * it to wait for the page and to compare the images with Node's; people can read it in the
  * console. Plain data only (it crosses the Playwright boundary).
  */
+import type { RadiusSummary } from './explainer.ts';
 import type { NetworkInfo } from './network.ts';
 
 export interface RunResult {
@@ -20,6 +21,16 @@ export interface RunResult {
   zoom: { final: number; strip: number };
   nfe: number;
   ms: number;
+  /** 'edm' or 'ablation', and the settings that chose it. */
+  sampler: 'edm' | 'ablation';
+  /** Bits of the weight quantization used, null for float32. */
+  quant: number | null;
+  /** The uint8 pixels of x after each step (NCHW), for the step slider. */
+  stepPixels: number[][];
+  /** The sampler's time at the end of each step. */
+  times: number[];
+  /** Step (1-based) shown on the grid canvas now. */
+  shownStep: number;
 }
 
 export interface ViewerState {
@@ -28,6 +39,8 @@ export interface ViewerState {
   error: string | null;
   info: (Omit<NetworkInfo, 'D'> & { D: number | null }) | null;
   result: RunResult | null;
+  /** The explainer panel's figures once drawn. */
+  radius: RadiusSummary | null;
 }
 
 declare global {
@@ -42,5 +55,6 @@ export const state: ViewerState = {
   error: null,
   info: null,
   result: null,
+  radius: null,
 };
 window.viewer = state;

@@ -7,13 +7,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asDenoiser } from '@pfgmpp/nn';
-import { generate, toUint8 } from '@pfgmpp/pfgmpp';
+import { generate, quantizeState, toUint8 } from '@pfgmpp/pfgmpp';
 import { getDevice } from '@pfgmpp/tensor/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GAP, type TileGeometry, tileOrigin } from '../src/draw.ts';
 import { loadNetworkBytes } from '../src/network.ts';
-import { DEFAULT_CHECKPOINT } from '../src/params.ts';
+import { DEFAULT_CHECKPOINT, DEFAULTS, type Settings } from '../src/params.ts';
+import { generateOptions } from '../src/sample.ts';
 import type { RunResult, ViewerState } from '../src/state.ts';
 import { BROWSER_SKIP_REASON, startViewer, type Viewer } from './browser.ts';
 
@@ -61,6 +62,54 @@ function tilePixels(c: CanvasData, g: TileGeometry, row: number, col: number): n
     for (let x = 0; x < R; x++)
       out.push(c.data[((oy + y * g.zoom + half) * c.width + ox + x * g.zoom + half) * 4] as number);
   return out;
+}
+
+const gridGeometry = (r: RunResult): TileGeometry => ({
+  resolution: r.shape[2],
+  channels: r.shape[1],
+  zoom: r.zoom.final,
+  cols: Math.min(r.shape[0], 8),
+  rows: Math.ceil(r.shape[0] / 8),
+});
+
+/**
+ * The page's run against `generate` in Node (Dawn) with the options the page built from the same
+ * settings and, for quantization, the same fake-quantized weights.
+ */
+async function compareWithNode(r: RunResult, settings: Settings): Promise<void> {
+  if (GPU_SKIP_REASON) {
+    console.warn(`[skip] Node comparison: ${GPU_SKIP_REASON}`);
+    return;
+  }
+  await getDevice();
+  const { net } = loadNetworkBytes(new Uint8Array(await readFile(SHIPPED)), DEFAULT_CHECKPOINT);
+  try {
+    if (settings.quant !== undefined)
+      net.loadStateDict(quantizeState(await net.stateDict(), settings.quant).state);
+    const x = await generate(
+      asDenoiser(net),
+      r.seeds,
+      generateOptions({ ...settings, D: r.D ?? Number.POSITIVE_INFINITY }),
+    );
+    const px = toUint8(x);
+    let maxFloat = 0;
+    let maxPixel = 0;
+    let differ = 0;
+    for (let i = 0; i < x.length; i++) {
+      maxFloat = Math.max(maxFloat, Math.abs((x[i] as number) - (r.x[i] as number)));
+      const d = Math.abs((px[i] as number) - (r.pixels[i] as number));
+      maxPixel = Math.max(maxPixel, d);
+      if (d) differ++;
+    }
+    console.log(
+      `Chromium vs Node (${r.sampler}, quant ${r.quant}): max |dx| ${maxFloat.toExponential(2)}, ` +
+        `max pixel difference ${maxPixel}, ${differ} of ${x.length} pixels differ`,
+    );
+    expect(maxFloat).toBeLessThanOrEqual(FLOAT_TOL);
+    expect(maxPixel).toBeLessThanOrEqual(PIXEL_TOL);
+  } finally {
+    net.dispose();
+  }
 }
 
 const waitFor = (v: Viewer, states: ViewerState['status'][], timeout: number) =>
@@ -130,66 +179,181 @@ describe.skipIf(BROWSER_SKIP_REASON)('viewer in headless Chromium (WebGPU on Swi
     const [N, C, R] = r.shape;
     const plane = C * R * R;
 
-    // The final canvas shows exactly the pixels the page reports.
-    const [final] = await readCanvases(v(), '#final');
-    const fg: TileGeometry = { resolution: R, channels: C, zoom: r.zoom.final, cols: N, rows: 1 };
+    // The grid canvas shows exactly the final pixels the page reports.
+    expect(r.shownStep).toBe(STEPS);
+    const [final] = await readCanvases(v(), '#grid');
+    const fg = gridGeometry(r);
     expect(final?.width).toBe(GAP + N * (R * fg.zoom + GAP));
     for (let k = 0; k < N; k++)
       expect(tilePixels(final as CanvasData, fg, 0, k), `final image ${k}`).toEqual(
         r.pixels.slice(k * plane, (k + 1) * plane),
       );
 
-    // One strip per image, one column per step, each a picture rather than a flat tile; the
-    // last column is the final image.
-    const strips = await readCanvases(v(), '#trajectory canvas');
-    expect(strips).toHaveLength(N);
+    // The trajectory: one row per image, one column per step, each a picture rather than a flat
+    // tile; the last column is the final image.
+    const [strip] = (await readCanvases(v(), '#trajectory')) as [CanvasData];
     expect(r.columns).toBe(STEPS);
     const sg: TileGeometry = {
       resolution: R,
       channels: C,
       zoom: r.zoom.strip,
       cols: STEPS,
-      rows: 1,
+      rows: N,
     };
-    for (const [k, strip] of strips.entries()) {
+    expect(strip.height).toBe(GAP + N * (R * sg.zoom + GAP));
+    for (let k = 0; k < N; k++) {
       for (let i = 0; i < STEPS; i++) {
-        const tile = tilePixels(strip, sg, 0, i);
+        const tile = tilePixels(strip, sg, k, i);
         expect(Math.max(...tile) - Math.min(...tile), `image ${k} step ${i}`).toBeGreaterThan(16);
-        if (i === STEPS - 1) expect(tile).toEqual(r.pixels.slice(k * plane, (k + 1) * plane));
+        expect(tile, `image ${k} step ${i}`).toEqual(
+          r.stepPixels[i]?.slice(k * plane, (k + 1) * plane),
+        );
       }
     }
 
-    if (GPU_SKIP_REASON) {
-      console.warn(`[skip] Node comparison: ${GPU_SKIP_REASON}`);
-      return;
+    await compareWithNode(r, {
+      ...DEFAULTS,
+      steps: STEPS,
+      seed: SEEDS[0] as number,
+      count: SEEDS.length,
+    });
+  });
+
+  it('the step slider scrubs the grid through the run; the PNG exports are the canvases', async () => {
+    const { page } = v();
+    const r = (await viewerState()).result as RunResult;
+    expect(r, 'needs the run of the previous test').toBeTruthy();
+    const fg = gridGeometry(r);
+    const plane = r.shape[1] * r.shape[2] * r.shape[3];
+    const gridTiles = async () => {
+      const [c] = (await readCanvases(v(), '#grid')) as [CanvasData];
+      return Array.from({ length: r.shape[0] }, (_, k) => tilePixels(c, fg, 0, k)).flat();
+    };
+    const finalTiles = await gridTiles();
+    expect(finalTiles).toEqual(r.pixels.slice(0, r.shape[0] * plane));
+    await page.locator('#step').fill('1');
+    expect(await page.evaluate(() => window.viewer.result?.shownStep)).toBe(1);
+    const first = await gridTiles();
+    expect(first).toEqual(r.stepPixels[0]);
+    expect(first).not.toEqual(finalTiles);
+    expect(await page.textContent('#step-label')).toMatch(/^1 \/ 3, t = /);
+
+    // Exports: the grid at the step shown, and the whole trajectory, as PNG files of the
+    // canvases' size.
+    for (const [button, canvas, name] of [
+      ['#save-grid', '#grid', 'pfgmpp-seeds0-1-step1.png'],
+      ['#save-trajectory', '#trajectory', 'pfgmpp-trajectory-seeds0-1.png'],
+    ] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+      expect(download.suggestedFilename()).toBe(name);
+      const stream = await download.createReadStream();
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const png = Buffer.concat(chunks);
+      expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+      const [c] = (await readCanvases(v(), canvas)) as [CanvasData];
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)], name).toEqual([c.width, c.height]);
     }
-    await getDevice();
-    const { net } = loadNetworkBytes(new Uint8Array(await readFile(SHIPPED)), DEFAULT_CHECKPOINT);
-    try {
-      const x = await generate(asDenoiser(net), SEEDS, {
-        D: 128,
-        sampler: 'edm',
-        config: { numSteps: STEPS },
-      });
-      const px = toUint8(x);
-      let maxFloat = 0;
-      let maxPixel = 0;
-      let differ = 0;
-      for (let i = 0; i < x.length; i++) {
-        maxFloat = Math.max(maxFloat, Math.abs((x[i] as number) - (r.x[i] as number)));
-        const d = Math.abs((px[i] as number) - (r.pixels[i] as number));
-        maxPixel = Math.max(maxPixel, d);
-        if (d) differ++;
-      }
-      console.log(
-        `Chromium vs Node: max |dx| ${maxFloat.toExponential(2)}, max pixel difference ` +
-          `${maxPixel}, ${differ} of ${x.length} pixels differ`,
-      );
-      expect(maxFloat).toBeLessThanOrEqual(FLOAT_TOL);
-      expect(maxPixel).toBeLessThanOrEqual(PIXEL_TOL);
-    } finally {
-      net.dispose();
-    }
+    await page.locator('#step').fill('3');
+    expect(await gridTiles()).toEqual(finalTiles);
+  });
+
+  it('the ablation sampler, S_churn and weight quantization give Node generate --quant results', async () => {
+    const { page } = v();
+    await page.fill('#seed', '5');
+    await page.fill('#count', '2');
+    await page.fill('#steps', '4');
+    await page.selectOption('#solver', 'euler');
+    await page.selectOption('#disc', 'vp');
+    await page.selectOption('#schedule', 'vp');
+    await page.selectOption('#scaling', 'vp');
+    await page.fill('#churn', '10');
+    await page.fill('#quant', '6');
+    await page.click('#sample');
+    await waitFor(v(), ['done', 'error'], 120_000);
+    const s = await viewerState();
+    expect(s.error).toBeNull();
+    const r = s.result as RunResult;
+    expect(r).toMatchObject({ sampler: 'ablation', quant: 6, nfe: 4, columns: 4, seeds: [5, 6] });
+    expect(await page.textContent('#speed')).toMatch(
+      /ms per evaluation.*euler, vp, vp, vp.*at 6 bits/,
+    );
+    await compareWithNode(r, {
+      ...DEFAULTS,
+      steps: 4,
+      seed: 5,
+      count: 2,
+      solver: 'euler',
+      disc: 'vp',
+      schedule: 'vp',
+      scaling: 'vp',
+      churn: 10,
+      quant: 6,
+    });
+    // alpha is the EDM sampler's: refused with the ablation choices, with a message.
+    await page.fill('#alpha', '0.1');
+    await page.click('#sample');
+    await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#error')).toMatch(/alpha works with the EDM sampler only/);
+  });
+
+  it('alpha perturbation runs on the EDM sampler and quantization can be switched off again', async () => {
+    const { page } = v();
+    for (const [id, value] of [
+      ['#solver', 'heun'],
+      ['#disc', 'edm'],
+      ['#schedule', 'linear'],
+      ['#scaling', 'none'],
+    ] as const)
+      await page.selectOption(id, value);
+    await page.fill('#churn', '0');
+    await page.fill('#alpha', '0.2');
+    await page.fill('#quant', '');
+    await page.fill('#steps', '3');
+    await page.click('#sample');
+    await waitFor(v(), ['done', 'error'], 120_000);
+    const s = await viewerState();
+    expect(s.error).toBeNull();
+    const r = s.result as RunResult;
+    expect(r).toMatchObject({ sampler: 'edm', quant: null, nfe: 5 });
+    await compareWithNode(r, { ...DEFAULTS, steps: 3, seed: 5, count: 2, alpha: 0.2 });
+    // And alpha did something: the same seeds without it end elsewhere.
+    await page.fill('#alpha', '0');
+    await page.click('#sample');
+    await waitFor(v(), ['done', 'error'], 120_000);
+    const plain = (await viewerState()).result as RunResult;
+    const moved = Math.max(...plain.x.map((x, i) => Math.abs(x - (r.x[i] as number))));
+    expect(moved).toBeGreaterThan(0.05);
+    await page.fill('#alpha', '0');
+  });
+
+  it('the explainer draws the radius law of the chosen D against the Gaussian', async () => {
+    const { page } = v();
+    const shipped = (await viewerState()).radius;
+    console.log(`radius panel: ${JSON.stringify(shipped)}`);
+    expect(shipped).toMatchObject({ N: 256, D: 128, exactMeanSqD: 128 / 126 });
+    // Sampling error of the mean of 4096 draws: sd(rho^2) = 0.157 for D = 128 (Beta-prime
+    // variance), 0.088 for the Gaussian (2 / N); allow 5 standard errors.
+    expect(Math.abs((shipped?.meanSqD as number) - 128 / 126)).toBeLessThan((5 * 0.157) / 64);
+    expect(Math.abs((shipped?.meanSqGaussian as number) - 1)).toBeLessThan((5 * 0.088) / 64);
+    const [before] = (await readCanvases(v(), '#radius')) as [CanvasData];
+    await page.fill('#D', '8');
+    await page.dispatchEvent('#D', 'change');
+    await page.waitForFunction(() => window.viewer.radius?.D === 8, undefined, { timeout: 30_000 });
+    const [after] = (await readCanvases(v(), '#radius')) as [CanvasData];
+    expect(after.data).not.toEqual(before.data);
+    // D = 8: rho^2 = (D / N) X / Y, a heavier tail; the exact mean D / (D - 2) = 4/3.
+    const d8 = (await viewerState()).radius;
+    expect(d8?.exactMeanSqD).toBeCloseTo(8 / 6, 12);
+    expect(await page.textContent('#radius-note')).toMatch(
+      /D = 8: mean .* exact D \/ \(D - 2\) = 1\.333/,
+    );
+    await page.fill('#D', 'inf');
+    await page.dispatchEvent('#D', 'change');
+    await page.waitForFunction(() => window.viewer.radius?.D === null, undefined, {
+      timeout: 30_000,
+    });
+    await page.fill('#D', '');
   });
 
   it('a corrupt checkpoint shows an error naming the file and keeps the loaded network', async () => {
