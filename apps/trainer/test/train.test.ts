@@ -93,8 +93,9 @@ describe('option validation (no GPU needed)', () => {
     expect(r.err).toMatch(/--arch must be one of ddpmpp, ncsnpp, adm/);
     r = await cli(...base, '--batch', '10', '--batch-gpu', '4');
     expect(r.err).toMatch(/--batch 10 must be a multiple of --batch-gpu 4/);
-    r = await cli(...base, '--augment', '0.12');
-    expect(r.err).toMatch(/--augment > 0 is not supported/);
+    r = await cli(...base, '--augment', '1.5');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--augment must be a probability in \[0, 1\]; got 1.5/);
     r = await cli(...base, '--pfgmpp', '--aug_dim', '1');
     expect(r.err).toMatch(/--aug_dim must be >= 2/);
     r = await cli(...base, '--lr', 'fast');
@@ -216,6 +217,74 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
     const b = await train(await getDevice(), resumed.config, { log: () => {} });
     expect(b.losses).toEqual(a.losses.slice(3));
     expect(b.nimg).toBe(a.nimg);
+  });
+
+  it('--augment 0.5: augment_dim 9, augment_kwargs, resume equality, sampling without labels', async () => {
+    const opts = { ...values(TINY), outdir: dir, kimg: 0.04, augment: 0.5 };
+    const full = await planTraining({ ...opts, name: 'aug' });
+    expect(full.config.initKwargs.augment_dim).toBe(9);
+    const augmentKwargs = {
+      class_name: 'training.augment.AugmentPipe',
+      xflip: 1e8,
+      yflip: 1,
+      scale: 1,
+      rotate_frac: 1,
+      aniso: 1,
+      translate_frac: 1,
+      p: 0.5,
+    };
+    expect(full.summary.augment_kwargs).toEqual(augmentKwargs);
+    const a = await train(await getDevice(), full.config, { log: () => {} });
+    expect(a.losses.length).toBe(5);
+    expect(a.losses.every(Number.isFinite)).toBe(true);
+    const written = JSON.parse(readFileSync(join(dir, 'aug', 'training_options.json'), 'utf8'));
+    expect(written.augment_kwargs).toEqual(augmentKwargs);
+    expect(written.network_kwargs.augment_dim).toBe(9);
+    // The same run without augmentation sees other losses (same seed, same data order).
+    const plain = await planTraining({ ...values(TINY), outdir: dir, name: 'aug0', kimg: 0.016 });
+    const c = await train(await getDevice(), plain.config, { log: () => {} });
+    expect(c.losses).not.toEqual(a.losses.slice(0, 2));
+    const resumed = await planTraining({
+      ...opts,
+      name: 'aug-resumed',
+      resume: join(dir, 'aug', 'training-state-000000.024.safetensors'),
+    });
+    const b = await train(await getDevice(), resumed.config, { log: () => {} });
+    expect(b.losses).toEqual(a.losses.slice(3));
+    // A network with augment_dim 9 samples with no augment labels.
+    const g = await cli(
+      'generate',
+      '--network',
+      join(dir, 'aug', 'network-snapshot-000000.040.safetensors'),
+      '--seeds',
+      '0-1',
+      '--steps',
+      '3',
+      '--save-npy',
+      join(dir, 'aug.npy'),
+    );
+    expect(g.code, g.err).toBe(0);
+    const x = toFloat32(readNpy(readFileSync(join(dir, 'aug.npy'))));
+    expect(x.length).toBe(2 * 64);
+    expect(x.every(Number.isFinite)).toBe(true);
+    // STF with augmentation: the extra reference images get their own augmentation call.
+    const stf = await cli(
+      'train',
+      '--outdir',
+      dir,
+      '--name',
+      'aug-stf',
+      ...TINY,
+      '--augment',
+      '0.5',
+      '--stf',
+      '--rbatch',
+      '12',
+      '--kimg',
+      '0.016',
+    );
+    expect(stf.code, stf.err).toBe(0);
+    expect(stf.err).not.toMatch(/loss became/);
   });
 
   it('generates PNGs, a grid and a trajectory; image k does not depend on --batch', async () => {

@@ -85,3 +85,19 @@ export {
   toyData,
   trainToy,
 } from './toy.ts';
+export {
+  AUGMENT_DIM,
+  AUGMENT_KWARGS,
+  type AugmentDraw,
+  applyAugment,
+  augmentLabels,
+  augmentPipe,
+  drawAugment,
+  IDENTITY_DRAW,
+  inverseMatrix,
+  type Mat3,
+  matmul3,
+  type ResamplePlan,
+  resampleImages,
+  resamplePlan,
+} from './augment.ts';

@@ -67,6 +67,12 @@ export const STREAM = {
   priorDirection: 3,
   classLabels: 4,
   alpha: 5,
+  /**
+   * Training augmentation (augment.ts): key = the run seed, counter word 1 = micro-batch index
+   * + 1, offset = 8 blocks per image. Every other stream keeps counter word 1 = 0 (the losses'
+   * GPU streams 8 step + k included), so augmentation never shares a counter with them.
+   */
+  augment: 6,
 } as const;
 
 /**
@@ -80,17 +86,22 @@ export class PhiloxStream {
   private lane = 4;
   private counter: number;
 
-  /** `offset` is the first Philox block (4 values each), as in the tensor package's options. */
+  /**
+   * `offset` is the first Philox block (4 values each), as in the tensor package's options;
+   * `word1` fills counter word 1 (0 everywhere but the augmentation stream).
+   */
   constructor(
     seed: number,
     readonly stream: number,
     offset = 0,
+    private readonly word1 = 0,
   ) {
     if (!Number.isSafeInteger(seed) || seed < 0)
       throw new RangeError(`PhiloxStream: seed must be a non-negative integer, got ${seed}`);
     for (const [name, v] of [
       ['stream', stream],
       ['offset', offset],
+      ['word1', word1],
     ] as const) {
       if (!(Number.isInteger(v) && v >= 0 && v < 2 ** 32))
         throw new RangeError(`PhiloxStream: ${name} must be an integer in [0, 2^32), got ${v}`);
@@ -101,7 +112,7 @@ export class PhiloxStream {
   }
 
   private nextBlock(): void {
-    philoxBlock(this.counter >>> 0, 0, this.stream >>> 0, 0, this.k0, this.k1, this.block);
+    philoxBlock(this.counter >>> 0, this.word1, this.stream >>> 0, 0, this.k0, this.k1, this.block);
     this.counter++;
     this.lane = 0;
   }

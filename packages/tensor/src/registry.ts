@@ -265,6 +265,33 @@ const otherRows: OpRow[] = [
     tol: { atol: 1e-6, rtol: 1e-6 },
   },
   {
+    name: 'augmentUpsample',
+    kind: 'resize',
+    kernel: 'augment_upsample.wgsl:main',
+    reference: 'augmentUpsampleRef',
+    backward: 'none (forward only: training augmentation)',
+    domain: '[-1, 1]',
+    tol: { atol: 1e-5, rtol: 1e-6 },
+  },
+  {
+    name: 'affineGridSample',
+    kind: 'resize',
+    kernel: 'grid_sample.wgsl:main',
+    reference: 'affineGridSampleRef',
+    backward: 'none (forward only: training augmentation)',
+    domain: '[-1, 1]',
+    tol: { atol: 4e-5, rtol: 1e-6 },
+  },
+  {
+    name: 'augmentDownsample',
+    kind: 'resize',
+    kernel: 'augment_downsample.wgsl:main',
+    reference: 'augmentDownsampleRef',
+    backward: 'none (forward only: training augmentation)',
+    domain: '[-1, 1]',
+    tol: { atol: 1e-5, rtol: 1e-6 },
+  },
+  {
     name: 'groupNorm',
     kind: 'norm',
     kernel:

@@ -3,8 +3,8 @@
  * sanitising (inside the fused Adam kernel), EMA with ramp-up, ticks with `log.txt`,
  * `stats.jsonl`, a loss-curve PNG, network snapshots and resumable training states.
  *
- * Reproducibility: the data order, the noise of every loss (seed, step) and the dropout
- * streams are functions of the seed and the images seen, and the training state stores all
+ * Reproducibility: the data order, the noise of every loss and the augmentation draws (seed,
+ * step), and the dropout streams are functions of the seed and the images seen, and the training state stores all
  * three, so a resumed run computes the same losses as an uninterrupted one.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '@pfgmpp/io/node';
 import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } from '@pfgmpp/nn';
-import { edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
+import { augmentPipe, edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
 import {
   backward,
   concat,
@@ -54,6 +54,8 @@ export interface TrainConfig {
   snapTicks: number;
   dumpTicks: number;
   seed: number;
+  /** EDM augmentation probability p (0 = off; > 0 needs a network with augment_dim 9). */
+  augment: number;
   resume?: string;
   transfer?: string;
   /** Stable Target Field (EDM loss only): reference batch size per step (> batchGpu), or 0. */
@@ -128,11 +130,29 @@ function lossFunction(c: TrainConfig) {
     labels: Tensor | undefined,
     seed: number,
     step: number,
-    reference?: Tensor,
+    /** STF: the reference images beyond the training batch (the reference is both together). */
+    extras?: Tensor,
   ) => {
     const fn = (x: Tensor, sigma: Tensor, l?: Tensor, a?: Tensor) =>
       net.forward(x, sigma, l ?? null, a ?? null);
-    const batch = { images, ...(labels && { classLabels: labels }), rng: { seed, step } };
+    let augmentLabels: Tensor | undefined;
+    if (c.augment > 0) {
+      // Runs in the caller's scope. STF (SPEC 3.5): the extra reference images get their own
+      // augmentation call, numbered after the training images, and the reference starts with
+      // the augmented training images.
+      const rng = { seed, step };
+      const aug = augmentPipe(images, c.augment, rng);
+      if (extras) extras = augmentPipe(extras, c.augment, rng, images.shape[0] as number).images;
+      images = aug.images;
+      augmentLabels = aug.labels;
+    }
+    const reference = extras ? concat([images, extras], 0) : undefined;
+    const batch = {
+      images,
+      ...(labels && { classLabels: labels }),
+      ...(augmentLabels && { augmentLabels }),
+      rng: { seed, step },
+    };
     if (c.precond === 'edm') {
       return edmLoss(fn, batch, { D: c.D, lsun: c.lsun }, reference && { reference });
     }
@@ -248,8 +268,15 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
         const [m, m2, n] = await scopeAsync(async () => {
           const images = tensor(b.images, b.shape);
           const labels = b.labelDim ? tensor(b.labels, [b.shape[0], b.labelDim]) : undefined;
-          const reference = more ? concat([images, tensor(more.images, more.shape)], 0) : undefined;
-          const loss = computeLoss(net, images, labels, c.seed, stepIndex * rounds + r, reference);
+          const extraImages = more ? tensor(more.images, more.shape) : undefined;
+          const loss = computeLoss(
+            net,
+            images,
+            labels,
+            c.seed,
+            stepIndex * rounds + r,
+            extraImages,
+          );
           backward(mul(sum(loss), c.lossScaling / c.batch));
           // Mean and mean square in one readback (one sync per micro-batch).
           const moments = concat([reshape(mean(loss), [1]), reshape(mean(square(loss)), [1])]);

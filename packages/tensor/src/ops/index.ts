@@ -14,6 +14,7 @@ export * from './pool.ts';
 export * from './random.ts';
 export * from './reduce.ts';
 export * from './resize.ts';
+export * from './augment.ts';
 export * from './optim.ts';
 export * from './attention.ts';
 export * from './dropout.ts';

@@ -9,3 +9,4 @@ export * from './pool.ts';
 export * from './norm.ts';
 export * from './optim.ts';
 export * from './attention.ts';
+export * from './augment.ts';
