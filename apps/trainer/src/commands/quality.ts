@@ -82,7 +82,8 @@ export async function loadClassifier(path: string): Promise<DigitClassifier> {
 
 export function formatQuality(q: QualityReport): string {
   return [
-    `samples classified with confidence > 0.9: ${(100 * q.confidentShare).toFixed(1)}% of ${q.samples}`,
+    `samples classified with confidence > 0.9: ${(100 * q.confidentShare).toFixed(1)}% of ${q.samples} ` +
+      `(held-out real digits: ${(100 * q.realConfidentShare).toFixed(1)}%)`,
     `class histogram (0-9): ${q.histogram.join(' ')}`,
     `Frechet distance in classifier features: ${q.frechet.toFixed(3)} (real vs real floor ${q.frechetRealFloor.toFixed(3)})`,
     `classifier accuracy on held-out digits: ${(100 * q.heldOutAccuracy).toFixed(2)}%`,

@@ -89,6 +89,8 @@ export interface QualityReport {
   samples: number;
   /** Share of samples whose top class has probability > 0.9. */
   confidentShare: number;
+  /** The same share for the held-out real digits: what a perfect generator would score. */
+  realConfidentShare: number;
   histogram: number[];
   /** Frechet distance of sample features to the held-out digits' features. */
   frechet: number;
@@ -116,6 +118,7 @@ export async function measureQuality(
   return {
     samples: n,
     confidentShare: c.confidentShare,
+    realConfidentShare: confidence(ofHeld.probs, held.n).confidentShare,
     histogram: c.histogram,
     frechet: frechetDistance(statsOf(ofSamples.features, n, 64), heldStats),
     frechetRealFloor: frechetDistance(statsOf(ofReal.features, real.n, 64), heldStats),

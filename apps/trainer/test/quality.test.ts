@@ -1,0 +1,161 @@
+/**
+ * The MNIST quality measure without Inception weights: the digit classifier trains and is
+ * written, `pfgmpp quality` reports the figures for a network's samples, and measureQuality
+ * scores real digits as real (Frechet distance ~0, confident share equal to the real one).
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDatasetTool } from '@pfgmpp/io/node';
+import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadClassifier } from '../src/commands/quality.ts';
+import { openTrainingData } from '../src/commands/train.ts';
+import type { Io } from '../src/io.ts';
+import { main } from '../src/main.ts';
+import { digitSplit, measureQuality } from '../src/quality/evaluate.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-quality-'));
+const data = join(dir, 'digits8.zip');
+const classifier = join(dir, 'classifier.safetensors');
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  await runDatasetTool({ source: 'mnist', dest: data, resolution: [8, 8], maxImages: 2000 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
+  it('trains the classifier, then measures a network; real digits score as real', async () => {
+    const trained = await cli(
+      'quality',
+      '--data',
+      data,
+      '--classifier',
+      classifier,
+      '--train-classifier',
+      '--train-steps',
+      '150',
+    );
+    expect(trained.code).toBe(0);
+    const acc = Number(/held-out accuracy ([\d.]+)%/.exec(trained.out)?.[1]);
+    console.log(`8x8 classifier after 150 steps: ${acc}% held-out accuracy`);
+    // 10 classes: chance is 10%; 150 steps on 8x8 digits get well past it.
+    expect(acc).toBeGreaterThan(60);
+
+    // Real held-out digits as "samples": they match themselves.
+    const ds = await openTrainingData(data, { xflip: false, cache: true, cond: true, seed: 0 });
+    const net = await loadClassifier(classifier);
+    const held = await digitSplit(ds, (i) => i % 10 === 9);
+    const q = await measureQuality(net, ds, held.images, held.n);
+    expect(q.samples).toBe(200);
+    // Identical statistics: what is left is the cancellation in tr(S1 + S2 - 2 sqrt(S1 S2)) of
+    // 64-d float64 covariances whose traces are O(10) (measured 3e-5).
+    expect(q.frechet).toBeLessThan(1e-3);
+    expect(q.confidentShare).toBe(q.realConfidentShare);
+    expect(q.histogram.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(q.frechetRealFloor).toBeGreaterThan(0);
+    // Noise is not a digit: far from the real features.
+    const noise = Float32Array.from(
+      { length: held.images.length },
+      (_, i) => Math.sin(i * 12.9898) * 0.999,
+    );
+    const qn = await measureQuality(net, ds, noise, held.n);
+    expect(qn.frechet).toBeGreaterThan(10 * q.frechetRealFloor);
+
+    // A (barely trained) generator through the command: a report with every figure.
+    const run = join(dir, 'run');
+    const t = await cli(
+      'train',
+      '--outdir',
+      run,
+      '--nosubdir',
+      '--data',
+      data,
+      '--pfgmpp',
+      '--aug_dim',
+      '16',
+      '--cbase',
+      '8',
+      '--cres',
+      '1,2',
+      '--nblock',
+      '1',
+      '--attn',
+      'none',
+      '--dropout',
+      '0',
+      '--batch',
+      '8',
+      '--kimg',
+      '0.016',
+      '--tick',
+      '0.016',
+      '--seed',
+      '1',
+    );
+    expect(t.code).toBe(0);
+    const snapshot = readdirSync(run)
+      .filter((f) => f.startsWith('network-snapshot-'))
+      .sort()
+      .pop() as string;
+    const r = await cli(
+      'quality',
+      '--data',
+      data,
+      '--classifier',
+      classifier,
+      '--network',
+      join(run, snapshot),
+      '--seeds',
+      '0-19',
+      '--steps',
+      '4',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out.trim().split('\n').pop() as string);
+    expect(report).toMatchObject({ samples: 20, heldOutAccuracy: acc / 100 });
+    expect(report.histogram.reduce((a: number, b: number) => a + b, 0)).toBe(20);
+    for (const k of ['confidentShare', 'realConfidentShare'])
+      expect(report[k]).toBeGreaterThanOrEqual(0);
+    expect(report.frechet).toBeGreaterThan(report.frechetRealFloor);
+    const text = await cli(
+      'quality',
+      '--data',
+      data,
+      '--classifier',
+      classifier,
+      '--network',
+      join(run, snapshot),
+      '--seeds',
+      '0-3',
+      '--steps',
+      '3',
+    );
+    expect(text.out).toMatch(/confidence > 0\.9: [\d.]+% of 4 \(held-out real digits: [\d.]+%\)/);
+  });
+
+  it('a classifier of another resolution is refused with a message', async () => {
+    const other = join(dir, 'digits16.zip');
+    await runDatasetTool({ source: 'mnist', dest: other, resolution: [16, 16], maxImages: 100 });
+    const r = await cli(
+      'quality',
+      '--data',
+      other,
+      '--classifier',
+      classifier,
+      '--network',
+      classifier,
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the classifier is for 8x8 digits, the data is 16x16/);
+  });
+});
