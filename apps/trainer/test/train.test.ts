@@ -4,7 +4,7 @@
  * (grid, trajectory, PNGs; image k identical whatever --batch), denoise, option validation, and
  * the demo's code path on a reduced budget.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
@@ -130,6 +130,16 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
 
   beforeAll(async () => {
     await getDevice();
+  });
+
+  it('an outdir that cannot be created is one line naming it, exit code 1', async () => {
+    // A path below a regular file fails for every user (permissions would not stop root).
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const r = await cli('train', '--outdir', join(file, 'runs'), ...TINY, '--kimg', '0.008');
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/cannot create the run folder .*a-file.runs.* \(ENOTDIR\)/);
   });
 
   it('trains: run folder, logs, stats, snapshots, states, loss curve', async () => {

@@ -163,10 +163,17 @@ function lossFunction(c: TrainConfig) {
 
 export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
   const start = Date.now();
-  await mkdir(c.runDir, { recursive: true });
+  await mkdir(c.runDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`cannot create the run folder ${c.runDir} (${e.code ?? e.message})`, {
+      cause: e,
+    });
+  });
   const log = async (line: string) => {
     hooks.log(line);
-    await appendFile(join(c.runDir, 'log.txt'), `${line}\n`);
+    const path = join(c.runDir, 'log.txt');
+    await appendFile(path, `${line}\n`).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`${path}: cannot write (${e.code ?? e.message})`, { cause: e });
+    });
   };
   const net = buildPrecond(c.className, c.initKwargs as never)
     .initialize(c.seed)
