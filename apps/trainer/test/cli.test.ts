@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { encodePng, readZipEntries } from '@pfgmpp/io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatOptions, parseOptions, UsageError } from '../src/cli.ts';
-import type { Io } from '../src/io.ts';
-import { COMMANDS, main } from '../src/main.ts';
+import { COMMANDS } from '../src/main.ts';
+import { cli } from './run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const temps: string[] = [];
@@ -21,13 +21,6 @@ afterEach(() => {
 });
 
 /** Runs main() in-process, capturing its output. */
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** A folder of tiny PNGs in two classes. */
 function tinySource(): string {

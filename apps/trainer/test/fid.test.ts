@@ -11,20 +11,11 @@ import { canonicalName, syntheticWeights, WEIGHTS_FILE, WEIGHTS_URL } from '@pfg
 import { encodePng, readNpy, readNpz, writeNpy, writeSafetensors } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Io } from '../src/io.ts';
-import { main } from '../src/main.ts';
+import { cli } from './run-cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/fid/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-fid-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** The 4 fixture images (uint8 [4, 3, 32, 32]) and pytorch-fid's features of them. */
 function fixtureImages() {

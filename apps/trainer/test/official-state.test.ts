@@ -17,20 +17,11 @@ import {
 } from '@pfgmpp/io/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Io } from '../src/io.ts';
-import { main } from '../src/main.ts';
+import { cli } from './run-cli.ts';
 
 const FIXTURE = join(import.meta.dirname, '../../../test/fixtures/io/training-state-000001.pt');
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-official-'));
 const data = join(dir, 'rgb16.zip');
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** The fixture's network (edm_ddpmpp_uncond: 16x16x3, 8 channels, [1, 2], attention at 8). */
 const NET = ['--arch', 'ddpmpp', '--cbase', '8', '--cres', '1,2', '--nblock', '1', '--attn', '8'];

@@ -11,21 +11,12 @@ import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClassifier } from '../src/commands/quality.ts';
 import { openTrainingData } from '../src/commands/train.ts';
-import type { Io } from '../src/io.ts';
-import { main } from '../src/main.ts';
 import { digitSplit, measureQuality } from '../src/quality/evaluate.ts';
+import { cli } from './run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-quality-'));
 const data = join(dir, 'digits8.zip');
 const classifier = join(dir, 'classifier.safetensors');
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 beforeAll(async () => {
   await runDatasetTool({ source: 'mnist', dest: data, resolution: [8, 8], maxImages: 2000 });

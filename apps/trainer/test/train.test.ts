@@ -13,20 +13,11 @@ import { getDevice } from '@pfgmpp/tensor/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planTraining } from '../src/commands/train.ts';
-import type { Io } from '../src/io.ts';
-import { main } from '../src/main.ts';
 import { train } from '../src/training/loop.ts';
+import { cli } from './run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-train-'));
 const data = join(dir, 'digits8.zip');
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 /** A tiny PFGM++ net on 8x8 digits: 8 images per step, one step per tick, a state every 2 ticks. */
 const TINY = [
