@@ -71,8 +71,9 @@ async function openBytes(bytes: Uint8Array, name: string): Promise<void> {
   cls.max = String(Math.max(0, info.labelDim - 1));
   if (info.labelDim === 0) cls.value = '';
   setStatus(`Loaded ${name}.`);
-  await updateExplainer();
   state.status = 'ready';
+  // The network is usable even if the explainer cannot draw; its failure is its own message.
+  await updateExplainer().catch((e: unknown) => showError('The radius panel failed', e));
   enableControls();
 }
 
