@@ -19,6 +19,7 @@ import type { RunResult, ViewerState } from '../src/state.ts';
 import { BROWSER_SKIP_REASON, startViewer, type Viewer } from './browser.ts';
 
 const SHIPPED = join(import.meta.dirname, '../../trainer/assets', DEFAULT_CHECKPOINT);
+const OFFICIAL = join(import.meta.dirname, '../../../test/fixtures/io/training-state-000001.pt');
 const SEEDS = [0, 1];
 const STEPS = 3;
 
@@ -76,13 +77,18 @@ const gridGeometry = (r: RunResult): TileGeometry => ({
  * The page's run against `generate` in Node (Dawn) with the options the page built from the same
  * settings and, for quantization, the same fake-quantized weights.
  */
-async function compareWithNode(r: RunResult, settings: Settings): Promise<void> {
+async function compareWithNode(
+  r: RunResult,
+  settings: Settings,
+  file = SHIPPED,
+  name = DEFAULT_CHECKPOINT,
+): Promise<void> {
   if (GPU_SKIP_REASON) {
     console.warn(`[skip] Node comparison: ${GPU_SKIP_REASON}`);
     return;
   }
   await getDevice();
-  const { net } = loadNetworkBytes(new Uint8Array(await readFile(SHIPPED)), DEFAULT_CHECKPOINT);
+  const { net } = loadNetworkBytes(new Uint8Array(await readFile(file)), name);
   try {
     if (settings.quant !== undefined)
       net.loadStateDict(quantizeState(await net.stateDict(), settings.quant).state);
@@ -354,6 +360,46 @@ describe.skipIf(BROWSER_SKIP_REASON)('viewer in headless Chromium (WebGPU on Swi
       timeout: 30_000,
     });
     await page.fill('#D', '');
+  });
+
+  it('an official PFGM++ training-state .pt loads in the page and samples as in Node', async () => {
+    const { page } = v();
+    // The official layout (torch zip, persistence-pickled modules, cuda:0 storages) around a
+    // PyTorch state dict: tools/reference/make_official_state_fixture.py.
+    const name = 'training-state-000001.pt';
+    await page.setInputFiles('#file', {
+      name,
+      mimeType: 'application/octet-stream',
+      buffer: await readFile(OFFICIAL),
+    });
+    await page.waitForFunction((n) => window.viewer.info?.fileName === n, name, {
+      timeout: 60_000,
+    });
+    const s = await viewerState();
+    expect(s.error).toBeNull();
+    expect(s.info).toMatchObject({
+      className: 'EDMPrecond',
+      resolution: 16,
+      channels: 3,
+      D: 128,
+      parameters: 48275,
+    });
+    await page.fill('#seed', '0');
+    await page.fill('#count', '2');
+    await page.fill('#steps', '3');
+    await page.fill('#quant', '');
+    await page.click('#sample');
+    await waitFor(v(), ['done', 'error'], 120_000);
+    const r = (await viewerState()).result as RunResult;
+    expect(r.shape).toEqual([2, 3, 16, 16]);
+    await compareWithNode(r, { ...DEFAULTS, steps: 3, seed: 0, count: 2 }, OFFICIAL, name);
+    // Back to the shipped network for the tests after this one.
+    await page.setInputFiles('#file', {
+      name: DEFAULT_CHECKPOINT,
+      mimeType: 'application/octet-stream',
+      buffer: await readFile(SHIPPED),
+    });
+    await page.waitForFunction((n) => window.viewer.info?.fileName === n, DEFAULT_CHECKPOINT);
   });
 
   it('a corrupt checkpoint shows an error naming the file and keeps the loaded network', async () => {
