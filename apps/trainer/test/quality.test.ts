@@ -97,20 +97,18 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
       .filter((f) => f.startsWith('network-snapshot-'))
       .sort()
       .pop() as string;
-    const r = await cli(
-      'quality',
-      '--data',
-      data,
-      '--classifier',
-      classifier,
-      '--network',
-      join(run, snapshot),
-      '--seeds',
-      '0-19',
-      '--steps',
-      '4',
-      '--json',
-    );
+    const measure = (...more: string[]) =>
+      cli(
+        'quality',
+        '--data',
+        data,
+        '--classifier',
+        classifier,
+        '--network',
+        join(run, snapshot),
+        ...more,
+      );
+    const r = await measure('--seeds', '0-19', '--steps', '4', '--json');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out.trim().split('\n').pop() as string);
     expect(report).toMatchObject({ samples: 20, heldOutAccuracy: acc / 100 });
@@ -118,19 +116,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
     for (const k of ['confidentShare', 'realConfidentShare'])
       expect(report[k]).toBeGreaterThanOrEqual(0);
     expect(report.frechet).toBeGreaterThan(report.frechetRealFloor);
-    const text = await cli(
-      'quality',
-      '--data',
-      data,
-      '--classifier',
-      classifier,
-      '--network',
-      join(run, snapshot),
-      '--seeds',
-      '0-3',
-      '--steps',
-      '3',
-    );
+    const text = await measure('--seeds', '0-3', '--steps', '3');
     expect(text.out).toMatch(/confidence > 0\.9: [\d.]+% of 4 \(held-out real digits: [\d.]+%\)/);
   });
 
