@@ -5,7 +5,7 @@
  * picks up the network, the EMA, Adam's moments and the image count, and continues exactly as
  * it does from the same state in our own safetensors format.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '@pfgmpp/io';
@@ -178,5 +178,62 @@ describe.skipIf(GPU_SKIP_REASON)('official PFGM++ training states', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.err.trim().split('\n')).toHaveLength(1);
     expect(wrong.err).toMatch(/training-state-000001\.pt.*mis-shaped/);
+  });
+
+  it('--transfer into a network with extra tensors copies the rest and starts a fresh run', async () => {
+    // --augment adds map_augment (augment_dim 9), which the file does not have: EDM's
+    // copy_params_and_buffers(require_all=False) semantics, at step 0 with new Adam moments.
+    const short = RUN.map((a, k) => (RUN[k - 1] === '--kimg' ? '0.016' : a));
+    const t = await cli(
+      'train',
+      '--outdir',
+      join(dir, 'e'),
+      '--name',
+      'run',
+      '--transfer',
+      FIXTURE,
+      '--augment',
+      '0.2',
+      ...short,
+    );
+    expect(t.err).not.toMatch(/error/i);
+    expect(t.code).toBe(0);
+    const runE = join(dir, 'e', 'run');
+    const log = readFileSync(join(runE, 'log.txt'), 'utf8');
+    expect(log).toContain(`Transferring from ${FIXTURE} at 0.000 kimg`);
+    expect(log).toMatch(
+      /Transfer: copied \d+ tensors; left at their initial values: model\.map_augment\.weight\n/,
+    );
+    const states = readdirSync(runE).filter((f) => f.startsWith('training-state-'));
+    const end = await readCheckpointFile(join(runE, states.sort().at(-1) as string), {
+      require: ['net'],
+    });
+    expect(end.step).toBe(16);
+    const ck = await readCheckpointFile(FIXTURE, { require: ['net'] });
+    const w = 'model.enc.16x16_block0.conv0.weight';
+    // Two fresh Adam steps move a weight by at most 2 lr (the first step is lr * sign(g)).
+    const d = maxAbsDiff(
+      end.net?.get(w)?.data as Float32Array,
+      ck.net?.get(w)?.data as Float32Array,
+    );
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(2 * 1e-3 * 1.01);
+    expect(end.net?.get('model.map_augment.weight')?.shape).toEqual([8, 9]); // [noise channels, augment_dim]
+
+    const wrong = await cli(
+      'train',
+      '--outdir',
+      join(dir, 'f'),
+      '--name',
+      'run',
+      '--transfer',
+      FIXTURE,
+      ...short.map((a, k) => (short[k - 1] === '--cbase' ? '16' : a)),
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.err.trim().split('\n')).toHaveLength(1);
+    expect(wrong.err).toMatch(
+      /training-state-000001\.pt: cannot transfer, mis-shaped tensors: model\./,
+    );
   });
 });

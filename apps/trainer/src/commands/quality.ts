@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { readSafetensors, toFloat32, writeSafetensors } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { asDenoiser } from '@pfgmpp/nn';
-import { generate } from '@pfgmpp/pfgmpp';
+import { classLabels, generate } from '@pfgmpp/pfgmpp';
 import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { type Io, progress } from '../io.ts';
@@ -87,6 +87,13 @@ export function formatQuality(q: QualityReport): string {
     `class histogram (0-9): ${q.histogram.join(' ')}`,
     `Frechet distance in classifier features: ${q.frechet.toFixed(3)} (real vs real floor ${q.frechetRealFloor.toFixed(3)})`,
     `classifier accuracy on held-out digits: ${(100 * q.heldOutAccuracy).toFixed(2)}%`,
+    ...(q.requested
+      ? [
+          `conditional: ${(100 * q.requested.accuracy).toFixed(1)}% classified as the requested digit, ` +
+            `${(100 * q.requested.confidentCorrectShare).toFixed(1)}% as it with confidence > 0.9 ` +
+            `(requested 0-9: ${q.requested.histogram.join(' ')})`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -142,6 +149,9 @@ async function run(v: OptionValues, io: Io): Promise<void> {
       `the network makes ${net.imgChannels}x${net.imgResolution}x${net.imgResolution} images; the classifier needs 1x${classifier.resolution}x${classifier.resolution}`,
     );
   }
+  if (net.labelDim !== 0 && net.labelDim !== 10) {
+    throw new UsageError(`the network has ${net.labelDim} class labels; digits need 10 (or none)`);
+  }
   const kw = (checkpoint.initKwargs ?? {}) as { pfgmpp?: boolean; D?: number };
   const D = parseD(
     v.aug_dim as string | undefined,
@@ -163,11 +173,21 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     line.update(at + chunk.length, seeds.length);
   }
   line.end();
-  const q = await measureQuality(classifier, ds, samples, seeds.length);
+  // A conditional network samples each seed's class as `generate` draws it; the report then
+  // also says how often the classifier agrees with the requested digit.
+  const requested =
+    net.labelDim === 10 ? requestedClasses(classLabels(seeds, 10), seeds.length) : undefined;
+  const q = await measureQuality(classifier, ds, samples, seeds.length, requested);
   io.out(v.json ? `${JSON.stringify(q)}\n` : `${formatQuality(q)}\n`);
   net.dispose();
   classifier.dispose();
   void gpu;
+}
+
+function requestedClasses(onehot: Float64Array, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = onehot.subarray(i * 10, i * 10 + 10).indexOf(1);
+  return out;
 }
 
 export const qualityCommand: Command = {

@@ -153,7 +153,7 @@ const options: OptionSpec[] = [
     name: 'transfer',
     kind: 'string',
     value: 'FILE',
-    help: 'start from this network (EMA ramp-up off)',
+    help: 'start from this network (EMA ramp-up off); tensors the file lacks keep their initial values',
   },
   { name: 'resume', kind: 'string', value: 'FILE', help: 'continue from a training state' },
   {

@@ -108,7 +108,10 @@ export async function classify(
   return { features, probs };
 }
 
-/** Share with max probability > threshold, the argmax histogram, and the top-1 accuracy when labels are known. */
+/**
+ * Share with max probability > threshold, the argmax histogram, and when labels are known the
+ * top-1 accuracy and the share that is both confident and correct.
+ */
 export function confidence(
   probs: Float32Array,
   n: number,
@@ -117,14 +120,24 @@ export function confidence(
 ) {
   let confident = 0;
   let correct = 0;
+  let confidentCorrect = 0;
   const histogram = new Array<number>(10).fill(0);
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let k = 1; k < 10; k++)
       if ((probs[i * 10 + k] as number) > (probs[i * 10 + best] as number)) best = k;
     histogram[best] = (histogram[best] as number) + 1;
-    if ((probs[i * 10 + best] as number) > threshold) confident++;
-    if (labels && labels[i] === best) correct++;
+    const sure = (probs[i * 10 + best] as number) > threshold;
+    if (sure) confident++;
+    if (labels && labels[i] === best) {
+      correct++;
+      if (sure) confidentCorrect++;
+    }
   }
-  return { confidentShare: confident / n, histogram, accuracy: labels ? correct / n : Number.NaN };
+  return {
+    confidentShare: confident / n,
+    histogram,
+    accuracy: labels ? correct / n : Number.NaN,
+    confidentCorrectShare: labels ? confidentCorrect / n : Number.NaN,
+  };
 }

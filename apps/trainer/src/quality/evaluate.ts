@@ -98,6 +98,11 @@ export interface QualityReport {
   frechetRealFloor: number;
   /** Classifier accuracy on the held-out digits. */
   heldOutAccuracy: number;
+  /**
+   * Conditional generators only: the classes the samples were drawn for, the share the
+   * classifier assigns to that class, and the share it assigns to it with confidence > 0.9.
+   */
+  requested?: { histogram: number[]; accuracy: number; confidentCorrectShare: number };
 }
 
 /** Measures `samples` (n images in [-1, 1], 1 x R x R) against the dataset's held-out digits. */
@@ -106,6 +111,7 @@ export async function measureQuality(
   ds: ImageDataset,
   samples: Float32Array,
   n: number,
+  requested?: Int32Array,
 ): Promise<QualityReport> {
   const held = await digitSplit(ds, isHeldOut);
   // Every tenth training digit, spread over the whole (class-ordered) dataset like the held-out set.
@@ -114,7 +120,12 @@ export async function measureQuality(
   const ofHeld = await classify(net, held.images, held.n);
   const ofReal = await classify(net, real.images, real.n);
   const heldStats = statsOf(ofHeld.features, held.n, 64);
-  const c = confidence(ofSamples.probs, n);
+  const c = confidence(ofSamples.probs, n, 0.9, requested);
+  const asked = requested && {
+    histogram: Array.from({ length: 10 }, (_, k) => requested.filter((r) => r === k).length),
+    accuracy: c.accuracy,
+    confidentCorrectShare: c.confidentCorrectShare,
+  };
   return {
     samples: n,
     confidentShare: c.confidentShare,
@@ -123,5 +134,6 @@ export async function measureQuality(
     frechet: frechetDistance(statsOf(ofSamples.features, n, 64), heldStats),
     frechetRealFloor: frechetDistance(statsOf(ofReal.features, real.n, 64), heldStats),
     heldOutAccuracy: confidence(ofHeld.probs, held.n, 0.9, held.labels).accuracy,
+    ...(asked && { requested: asked }),
   };
 }

@@ -26,7 +26,7 @@ import {
   type Tensor,
   tensor,
 } from '@pfgmpp/tensor/node';
-import { loadInto, toInputs, writeSnapshot } from './network.ts';
+import { loadInto, stateInput, toInputs, transferReport, writeSnapshot } from './network.ts';
 import { lossCurve } from './pictures.ts';
 
 export interface TrainConfig {
@@ -189,17 +189,36 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
   if (from) {
     const ck = await readCheckpointFile(from, { require: ['net'] });
     if (!ck.net) throw new Error(`${from}: no training network in the file`);
-    loadInto(net, ck.net, from);
-    loadInto(ema, ck.ema ?? ck.net, from);
-    if (ck.optimizer) adam.loadState(ck.optimizer.tensors, Math.round((ck.step ?? 0) / c.batch));
-    nimg = ck.step ?? 0;
-    const r = ck.rng as { seed?: number; counter?: number } | undefined;
-    if (r && typeof r.seed === 'number' && typeof r.counter === 'number')
-      rngState = { seed: r.seed, counter: r.counter };
+    // --transfer into a network that differs only by missing tensors (e.g. an unconditional
+    // model into a conditional one: map_label) copies what matches by name, as EDM's
+    // copy_params_and_buffers(require_all=False) does, and starts a fresh run (step 0, new Adam
+    // moments, LR ramp-up). A full match restores everything, as PFGM++'s --transfer does.
+    const partial = c.transfer ? transferReport(net, ck.net, from) : null;
+    if (partial) {
+      // ema was built as a copy of net, so the tensors the file lacks start equal in both.
+      net.loadStateDict(stateInput(ck.net), { strict: false });
+      ema.loadStateDict(stateInput(ck.ema ?? ck.net), { strict: false });
+    } else {
+      loadInto(net, ck.net, from);
+      loadInto(ema, ck.ema ?? ck.net, from);
+      if (ck.optimizer) adam.loadState(ck.optimizer.tensors, Math.round((ck.step ?? 0) / c.batch));
+      nimg = ck.step ?? 0;
+      const r = ck.rng as { seed?: number; counter?: number } | undefined;
+      if (r && typeof r.seed === 'number' && typeof r.counter === 'number')
+        rngState = { seed: r.seed, counter: r.counter };
+    }
     if (c.transfer) emaRampup = null;
     await log(
       `${c.resume ? 'Resuming' : 'Transferring'} from ${from} at ${(nimg / 1000).toFixed(3)} kimg`,
     );
+    if (partial) {
+      await log(
+        `Transfer: copied ${partial.copied} tensors; left at their initial values: ${partial.missing.join(', ')}` +
+          (partial.unexpected.length
+            ? `; not used from the file: ${partial.unexpected.join(', ')}`
+            : ''),
+      );
+    }
   }
   net.model.rng = new StreamCounter(rngState.seed, rngState.counter);
   const N = c.dataset.shape.reduce((a, b) => a * b, 1);

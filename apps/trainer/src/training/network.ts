@@ -45,6 +45,34 @@ export function loadInto(net: Precond, tensors: TensorMap | StateDict, what: str
   }
 }
 
+export function stateInput(tensors: TensorMap | StateDict): Map<string, TensorInput> {
+  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+}
+
+/**
+ * What a --transfer source lacks or has extra, or null when it fits exactly (then everything,
+ * optimizer and step included, is restored). A tensor of another shape is an error.
+ */
+export function transferReport(
+  net: Precond,
+  tensors: TensorMap | StateDict,
+  what: string,
+): { copied: number; missing: string[]; unexpected: string[] } | null {
+  const r = net.checkStateDict(stateInput(tensors));
+  if (r.misshaped.length) {
+    throw new Error(
+      `${what}: cannot transfer, mis-shaped tensors: ${r.misshaped
+        .map((m) => `${m.name} (file ${m.got.join('x')}, network ${m.expected.join('x')})`)
+        .join(', ')}`,
+    );
+  }
+  // Constant buffers (resample filters) are rebuilt by the network, not taken from files.
+  const slots = new Map(net.namedSlots());
+  const missing = r.missing.filter((n) => slots.get(n)?.init.kind !== 'data');
+  if (!missing.length && !r.unexpected.length) return null;
+  return { copied: slots.size - r.missing.length, missing, unexpected: r.unexpected };
+}
+
 export function toInputs(sd: StateDict): Map<string, TensorInput> {
   return new Map([...sd].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
 }
