@@ -14,6 +14,8 @@ export type GenerateOptions = {
   D: number;
   /** Fixed class for every image (conditional nets); default: a random class per seed. */
   classIdx?: number;
+  /** One class per image (conditional nets), e.g. a digit per grid row; overrides classIdx. */
+  classes?: readonly number[];
   onStep?: OnStep;
 } & (
   | { sampler: 'edm'; config?: Partial<EdmSamplerConfig> }
@@ -29,9 +31,13 @@ export async function generate(
   checkD(o.D, 'generate');
   if (seeds.length === 0) throw new RangeError('generate: no seeds');
   const shape = [seeds.length, net.imgChannels, net.imgResolution, net.imgResolution];
-  if (o.classIdx !== undefined && net.labelDim === 0)
+  if ((o.classIdx !== undefined || o.classes !== undefined) && net.labelDim === 0)
     throw new RangeError('generate: a class was given but the network is unconditional');
-  const labels = net.labelDim > 0 ? classLabels(seeds, net.labelDim, o.classIdx) : undefined;
+  const labels = o.classes
+    ? oneHot(o.classes, seeds.length, net.labelDim)
+    : net.labelDim > 0
+      ? classLabels(seeds, net.labelDim, o.classIdx)
+      : undefined;
   const pfgmpp = Number.isFinite(o.D);
   // The prior's r_max = sigma(t_0) sqrt(D): the first time step after clamping and rounding.
   const sigmaStart =
@@ -53,6 +59,18 @@ export async function generate(
   return o.sampler === 'edm'
     ? edmSampler(net, latents, shape, o.config ?? {}, options)
     : ablationSampler(net, latents, shape, o.config ?? {}, options);
+}
+
+function oneHot(classes: readonly number[], n: number, labelDim: number): Float64Array {
+  if (classes.length !== n)
+    throw new RangeError(`generate: ${classes.length} classes for ${n} seeds`);
+  const out = new Float64Array(n * labelDim);
+  classes.forEach((c, k) => {
+    if (!(Number.isInteger(c) && c >= 0 && c < labelDim))
+      throw new RangeError(`generate: class ${c} outside [0, ${labelDim})`);
+    out[k * labelDim + c] = 1;
+  });
+  return out;
 }
 
 /** PNG pixel values of generate.py: uint8(clip(x 127.5 + 128, 0, 255)), truncated, NCHW order kept. */

@@ -168,6 +168,23 @@ describe('per-seed streams', () => {
       classIdx: 3,
     });
     expect(Array.from(seen[0] as Float64Array)).toEqual([0, 0, 0, 1, 0, 0, 0, 1]);
+    // One class per image (a digit per grid row), and its errors.
+    seen.length = 0;
+    await generate(conditional, [1, 2, 3], {
+      D: Number.POSITIVE_INFINITY,
+      sampler: 'edm',
+      config: { numSteps: 2 },
+      classes: [2, 0, 3],
+    });
+    expect(Array.from(seen[0] as Float64Array)).toEqual([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
+    const opts = { D: Number.POSITIVE_INFINITY, sampler: 'edm' as const };
+    await expect(generate(conditional, [1, 2], { ...opts, classes: [1] })).rejects.toThrow(
+      /1 classes for 2 seeds/,
+    );
+    await expect(generate(conditional, [1], { ...opts, classes: [4] })).rejects.toThrow(
+      /class 4 outside \[0, 4\)/,
+    );
+    await expect(generate(net, [1], { ...opts, classes: [0] })).rejects.toThrow(/unconditional/);
     await expect(
       generate(net, [1], { D: Number.POSITIVE_INFINITY, sampler: 'edm', classIdx: 1 }),
     ).rejects.toThrow(/unconditional/);
