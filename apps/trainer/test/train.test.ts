@@ -417,5 +417,12 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
     }
     expect(existsSync(join(out, 'fresh-run', 'loss.png'))).toBe(true);
     expect(r.out).toMatch(/classified with confidence > 0.9; classes 0-9: (\d+ ){9}\d+/);
+    // The shipped checkpoint is class-conditional: the report scores the digits asked for.
+    expect(r.out).toMatch(
+      /class-conditional: image k asks for digit k % 10 \(one digit per column\); [\d.]+% classified as the digit asked for/,
+    );
+    expect(r.out).toMatch(
+      /recorded for 1,000 samples .*; [\d.]+% classified as the digit asked for/,
+    );
   });
 });
