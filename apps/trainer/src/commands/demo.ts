@@ -39,7 +39,7 @@ const options: OptionSpec[] = [
     name: 'samples',
     kind: 'int',
     value: 'N',
-    help: 'images in the grid of the shipped model (default 64)',
+    help: 'images in the grid of the shipped model (default 80: 8 of each digit)',
   },
   { name: 'steps', kind: 'int', value: 'N', help: 'sampler steps (default 18)' },
 ];
@@ -79,7 +79,6 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   const out = (v.out as string | undefined) ?? 'demo-output';
   const minutes = (v.minutes as number | undefined) ?? 3;
   if (!(minutes > 0)) throw new UsageError('--minutes must be > 0');
-  const n = (v.samples as number | undefined) ?? 64;
   const steps = (v.steps as number | undefined) ?? 18;
   await mkdir(out, { recursive: true });
   const gpu = await getDevice();
@@ -97,6 +96,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   const traj: Float64Array[] = [];
   // A class-conditional model draws digit k % 10 for image k: one digit per grid column.
   const conditional = net.labelDim === 10;
+  const n = (v.samples as number | undefined) ?? (conditional ? 80 : 64);
   const classes = conditional ? Array.from({ length: n }, (_, k) => k % 10) : undefined;
   const shipped = await sampleGrid(
     net,
