@@ -197,7 +197,9 @@ export const qualityCommand: Command = {
   description:
     'Samples the network and reports the share of samples the digit classifier assigns a class with\n' +
     'confidence > 0.9, the class histogram, and the Frechet distance in the classifier feature space\n' +
-    'to the held-out digits (every tenth image), next to the real-vs-real floor.',
+    'to the held-out digits (every tenth image), next to the real-vs-real floor. For a class-conditional\n' +
+    'network each seed asks for the digit `generate` draws for it, and the report adds how often the\n' +
+    'classifier agrees (and agrees with confidence > 0.9).',
   options,
   run,
 };
