@@ -110,22 +110,18 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
     ];
     const t = await cli('train', ...trainArgs);
     expect(t.code).toBe(0);
-    const snapshot = readdirSync(run)
-      .filter((f) => f.startsWith('network-snapshot-'))
-      .sort()
-      .pop() as string;
-    const measure = (...more: string[]) =>
-      cli(
-        'quality',
-        '--data',
-        data,
-        '--classifier',
-        classifier,
-        '--network',
-        join(run, snapshot),
-        ...more,
+    const lastSnapshot = (runDir: string) =>
+      join(
+        runDir,
+        readdirSync(runDir)
+          .filter((f) => f.startsWith('network-snapshot-'))
+          .sort()
+          .pop() as string,
       );
-    const r = await measure('--seeds', '0-19', '--steps', '4', '--json');
+    const measure = (network: string, ...more: string[]) =>
+      cli('quality', '--data', data, '--classifier', classifier, '--network', network, ...more);
+    const snapshot = lastSnapshot(run);
+    const r = await measure(snapshot, '--seeds', '0-19', '--steps', '4', '--json');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out.trim().split('\n').pop() as string);
     expect(report).toMatchObject({ samples: 20, heldOutAccuracy: acc / 100 });
@@ -133,7 +129,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
     for (const k of ['confidentShare', 'realConfidentShare'])
       expect(report[k]).toBeGreaterThanOrEqual(0);
     expect(report.frechet).toBeGreaterThan(report.frechetRealFloor);
-    const text = await measure('--seeds', '0-3', '--steps', '3');
+    const text = await measure(snapshot, '--seeds', '0-3', '--steps', '3');
     expect(text.out).toMatch(/confidence > 0\.9: [\d.]+% of 4 \(held-out real digits: [\d.]+%\)/);
     expect(text.out).not.toMatch(/requested/);
 
@@ -142,24 +138,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
     const condRun = join(dir, 'cond');
     const ct = await cli('train', ...trainArgs.map((a) => (a === run ? condRun : a)), '--cond');
     expect(ct.code).toBe(0);
-    const condSnap = readdirSync(condRun)
-      .filter((f) => f.startsWith('network-snapshot-'))
-      .sort()
-      .pop() as string;
-    const cr = await cli(
-      'quality',
-      '--data',
-      data,
-      '--classifier',
-      classifier,
-      '--network',
-      join(condRun, condSnap),
-      '--seeds',
-      '0-19',
-      '--steps',
-      '3',
-      '--json',
-    );
+    const cr = await measure(lastSnapshot(condRun), '--seeds', '0-19', '--steps', '3', '--json');
     expect(cr.code).toBe(0);
     const cq = JSON.parse(cr.out.trim().split('\n').pop() as string);
     const drawn = classLabels([...Array(20).keys()], 10);

@@ -26,7 +26,7 @@ import {
   type Tensor,
   tensor,
 } from '@pfgmpp/tensor/node';
-import { loadInto, stateInput, toInputs, transferReport, writeSnapshot } from './network.ts';
+import { loadInto, toInputs, transferReport, writeSnapshot } from './network.ts';
 import { lossCurve } from './pictures.ts';
 
 export interface TrainConfig {
@@ -196,8 +196,8 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
     const partial = c.transfer ? transferReport(net, ck.net, from) : null;
     if (partial) {
       // ema was built as a copy of net, so the tensors the file lacks start equal in both.
-      net.loadStateDict(stateInput(ck.net), { strict: false });
-      ema.loadStateDict(stateInput(ck.ema ?? ck.net), { strict: false });
+      net.loadStateDict(toInputs(ck.net), { strict: false });
+      ema.loadStateDict(toInputs(ck.ema ?? ck.net), { strict: false });
     } else {
       loadInto(net, ck.net, from);
       loadInto(ema, ck.ema ?? ck.net, from);
@@ -213,7 +213,7 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
     );
     if (partial) {
       await log(
-        `Transfer: copied ${partial.copied} tensors; left at their initial values: ${partial.missing.join(', ')}` +
+        `Transfer: copied ${partial.copied} tensors; left at their initial values: ${partial.missing.join(', ') || 'none'}` +
           (partial.unexpected.length
             ? `; not used from the file: ${partial.unexpected.join(', ')}`
             : ''),

@@ -37,16 +37,11 @@ export async function loadNetwork(
 
 /** Loads every tensor by name; a mismatch is an error that lists the names. */
 export function loadInto(net: Precond, tensors: TensorMap | StateDict, what: string): void {
-  const sd = new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
   try {
-    net.loadStateDict(sd, { allowMissingConstants: true });
+    net.loadStateDict(toInputs(tensors), { allowMissingConstants: true });
   } catch (e) {
     throw new Error(`${what}: ${(e as Error).message}`);
   }
-}
-
-export function stateInput(tensors: TensorMap | StateDict): Map<string, TensorInput> {
-  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
 }
 
 /**
@@ -58,7 +53,7 @@ export function transferReport(
   tensors: TensorMap | StateDict,
   what: string,
 ): { copied: number; missing: string[]; unexpected: string[] } | null {
-  const r = net.checkStateDict(stateInput(tensors));
+  const r = net.checkStateDict(toInputs(tensors));
   if (r.misshaped.length) {
     throw new Error(
       `${what}: cannot transfer, mis-shaped tensors: ${r.misshaped
@@ -73,8 +68,8 @@ export function transferReport(
   return { copied: slots.size - r.missing.length, missing, unexpected: r.unexpected };
 }
 
-export function toInputs(sd: StateDict): Map<string, TensorInput> {
-  return new Map([...sd].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+export function toInputs(tensors: TensorMap | StateDict): Map<string, TensorInput> {
+  return new Map([...tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
 }
 
 export interface SnapshotParts {
