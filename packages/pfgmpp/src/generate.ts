@@ -7,14 +7,14 @@ import { type AblationSamplerConfig, ablationPlan, ablationSampler } from './abl
 import type { Denoiser, OnStep } from './denoiser.ts';
 import { EDM_SAMPLER, type EdmSamplerConfig, edmSampler, edmSamplerSteps } from './edm-sampler.ts';
 import { checkD } from './kernel.ts';
-import { classLabels, gaussianLatents, pfgmppPrior } from './prior.ts';
+import { classLabels, gaussianLatents, oneHotLabels, pfgmppPrior } from './prior.ts';
 
 export type GenerateOptions = {
   /** Augmented dimension; Infinity = diffusion (Gaussian latents). */
   D: number;
   /** Fixed class for every image (conditional nets); default: a random class per seed. */
   classIdx?: number;
-  /** One class per image (conditional nets), e.g. a digit per grid row; overrides classIdx. */
+  /** One class per image (conditional nets), e.g. a digit per grid column; overrides classIdx. */
   classes?: readonly number[];
   onStep?: OnStep;
 } & (
@@ -33,8 +33,10 @@ export async function generate(
   const shape = [seeds.length, net.imgChannels, net.imgResolution, net.imgResolution];
   if ((o.classIdx !== undefined || o.classes !== undefined) && net.labelDim === 0)
     throw new RangeError('generate: a class was given but the network is unconditional');
+  if (o.classes && o.classes.length !== seeds.length)
+    throw new RangeError(`generate: ${o.classes.length} classes for ${seeds.length} seeds`);
   const labels = o.classes
-    ? oneHot(o.classes, seeds.length, net.labelDim)
+    ? oneHotLabels(o.classes, net.labelDim)
     : net.labelDim > 0
       ? classLabels(seeds, net.labelDim, o.classIdx)
       : undefined;
@@ -59,18 +61,6 @@ export async function generate(
   return o.sampler === 'edm'
     ? edmSampler(net, latents, shape, o.config ?? {}, options)
     : ablationSampler(net, latents, shape, o.config ?? {}, options);
-}
-
-function oneHot(classes: readonly number[], n: number, labelDim: number): Float64Array {
-  if (classes.length !== n)
-    throw new RangeError(`generate: ${classes.length} classes for ${n} seeds`);
-  const out = new Float64Array(n * labelDim);
-  classes.forEach((c, k) => {
-    if (!(Number.isInteger(c) && c >= 0 && c < labelDim))
-      throw new RangeError(`generate: class ${c} outside [0, ${labelDim})`);
-    out[k * labelDim + c] = 1;
-  });
-  return out;
 }
 
 /** PNG pixel values of generate.py: uint8(clip(x 127.5 + 128, 0, 255)), truncated, NCHW order kept. */

@@ -22,7 +22,14 @@ export {
   radiusOverSigma,
   TRAINING_KERNEL,
 } from './kernel.ts';
-export { classLabels, gaussianLatents, type PriorConfig, pfgmppPrior } from './prior.ts';
+export {
+  classLabels,
+  gaussianLatents,
+  oneHotLabels,
+  type PriorConfig,
+  pfgmppPrior,
+  seedClasses,
+} from './prior.ts';
 export {
   churnGamma,
   EDM_SAMPLER,

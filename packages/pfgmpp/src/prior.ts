@@ -58,23 +58,38 @@ export function pfgmppPrior(
   return x;
 }
 
+/** The class of each seed's image: `classIdx` for all, or a uniform class per seed (generate.py). */
+export function seedClasses(
+  seeds: readonly number[],
+  labelDim: number,
+  classIdx?: number,
+): number[] {
+  checkClass(classIdx, labelDim);
+  return seeds.map((seed) => classIdx ?? new PhiloxStream(seed, STREAM.classLabels).int(labelDim));
+}
+
+/** One-hot labels [B, labelDim] of the given classes. */
+export function oneHotLabels(classes: readonly number[], labelDim: number): Float64Array {
+  const out = new Float64Array(classes.length * labelDim);
+  classes.forEach((c, k) => {
+    checkClass(c, labelDim);
+    out[k * labelDim + c] = 1;
+  });
+  return out;
+}
+
 /** One-hot labels [B, labelDim]: class `classIdx` for all, or a uniform class per seed. */
 export function classLabels(
   seeds: readonly number[],
   labelDim: number,
   classIdx?: number,
 ): Float64Array {
+  return oneHotLabels(seedClasses(seeds, labelDim, classIdx), labelDim);
+}
+
+function checkClass(c: number | undefined, labelDim: number): void {
   if (!Number.isInteger(labelDim) || labelDim < 1)
     throw new RangeError(`classLabels: labelDim must be an integer >= 1, got ${labelDim}`);
-  if (
-    classIdx !== undefined &&
-    !(Number.isInteger(classIdx) && classIdx >= 0 && classIdx < labelDim)
-  )
-    throw new RangeError(`classLabels: class ${classIdx} outside [0, ${labelDim})`);
-  const out = new Float64Array(seeds.length * labelDim);
-  seeds.forEach((seed, k) => {
-    const c = classIdx ?? new PhiloxStream(seed, STREAM.classLabels).int(labelDim);
-    out[k * labelDim + c] = 1;
-  });
-  return out;
+  if (c !== undefined && !(Number.isInteger(c) && c >= 0 && c < labelDim))
+    throw new RangeError(`classLabels: class ${c} outside [0, ${labelDim})`);
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { readSafetensors, toFloat32, writeSafetensors } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { asDenoiser } from '@pfgmpp/nn';
-import { classLabels, generate } from '@pfgmpp/pfgmpp';
+import { generate, seedClasses } from '@pfgmpp/pfgmpp';
 import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { type Io, progress } from '../io.ts';
@@ -175,19 +175,12 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   line.end();
   // A conditional network samples each seed's class as `generate` draws it; the report then
   // also says how often the classifier agrees with the requested digit.
-  const requested =
-    net.labelDim === 10 ? requestedClasses(classLabels(seeds, 10), seeds.length) : undefined;
+  const requested = net.labelDim === 10 ? Int32Array.from(seedClasses(seeds, 10)) : undefined;
   const q = await measureQuality(classifier, ds, samples, seeds.length, requested);
   io.out(v.json ? `${JSON.stringify(q)}\n` : `${formatQuality(q)}\n`);
   net.dispose();
   classifier.dispose();
   void gpu;
-}
-
-function requestedClasses(onehot: Float64Array, n: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = onehot.subarray(i * 10, i * 10 + 10).indexOf(1);
-  return out;
 }
 
 export const qualityCommand: Command = {
