@@ -103,6 +103,8 @@ export const K = {
   convSg: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
     'conv_rows_sg.wgsl',
   ]),
+  conv3x3Same: kernel('conv3x3_same.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
+  conv3x3SameWgrad: kernel('conv3x3_same_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 32),
   convPack: kernel('conv_pack.wgsl', ['read', 'write', 'uniform']),
   convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',

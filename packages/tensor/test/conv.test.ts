@@ -377,6 +377,96 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     }
   });
 
+  // conv3x3_same.wgsl: stride 1, padding 1, rows of 4, 8, 16 or 32 pixels (lanes share the
+  // window edges through subgroup shuffles; rows past the image are zeros).
+  const SAME_CASES: Case[] = [
+    { x: [2, 5, 6, 32], w: [19, 5, 3, 3], padding: 1, bias: true }, // 16-row tiles, 2 tiles
+    { x: [3, 4, 5, 4], w: [7, 4, 3, 3], padding: 1 }, // 15 quads: a partial block of 8 lanes
+    { x: [1, 6, 3, 8], w: [12, 3, 3, 3], padding: 1, groups: 2, bias: true }, // groups
+    { x: [2, 3, 16, 16], w: [4, 3, 3, 3], padding: 1 }, // 4 quads per row
+    { x: [1, 2, 1, 8], w: [3, 2, 3, 3], padding: 1, bias: true }, // height 1: no row above/below
+    { x: [1, 1, 2, 4], w: [1, 1, 3, 3], padding: 1 }, // one channel, one quad per row
+    { x: [1, 4, 3, 16], w: [4, 1, 3, 3], padding: 1, groups: 4 }, // depthwise
+  ];
+  const SAME_T_CASES: Case[] = [
+    { x: [2, 5, 7, 16], w: [5, 18, 3, 3], padding: 1, bias: true }, // the input gradient's form
+    { x: [1, 6, 4, 8], w: [6, 3, 3, 3], padding: 1, groups: 2 },
+  ];
+  it('the same-size 3x3 kernel (rows of 4 to 32 pixels) matches the reference, with gradients', async () => {
+    // Which kernel ran, from the profiler: every case takes conv3x3_same.wgsl where subgroups
+    // of 8 exist (lavapipe), conv.wgsl elsewhere.
+    const profiling = gpu.features.has('timestamp-query');
+    if (profiling) gpu.startProfile();
+    for (const [i, c] of SAME_CASES.entries()) await checkForward('conv', c, 400 + 10 * i);
+    for (const [i, c] of SAME_T_CASES.entries()) await checkForward('convT', c, 500 + 10 * i);
+    // Input gradients are same-size 3x3 correlations with the flipped kernel; weight gradients
+    // take conv3x3_same_wgrad.wgsl (tiles of 8 channels, lanes over (c, i)).
+    await checkGrads('conv', SAME_CASES[1]!, 600);
+    await checkGrads('conv', SAME_CASES[2]!, 610);
+    await checkGrads('convT', SAME_T_CASES[1]!, 620);
+    await checkGrads('conv', { x: [1, 3, 2, 32], w: [10, 3, 3, 3], padding: 1, bias: true }, 630);
+    await checkGrads('conv', { x: [2, 2, 3, 16], w: [3, 2, 3, 3], padding: 1 }, 640);
+    if (profiling) {
+      const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+      const same = gpu.hasSubgroupsOf(8);
+      expect(kernels.includes('conv3x3_same.wgsl:main')).toBe(same);
+      expect(kernels.includes('conv3x3_same_wgrad.wgsl:main')).toBe(same);
+      expect(kernels.includes('conv.wgsl:main')).toBe(!same);
+      expect(kernels.includes('conv_wgrad.wgsl:main')).toBe(!same);
+    }
+  });
+
+  it('the same-size 3x3 kernel keeps NaN to its window and zero padding at row and image edges', async () => {
+    const X = randomNd([1, 2, 4, 8], 11);
+    const at = (c: number, i: number, j: number) => (c * 4 + i) * 8 + j;
+    X.data[at(0, 1, 0)] = Number.NaN; // first column: the row above's last quad must stay clean
+    X.data[at(1, 3, 7)] = Number.POSITIVE_INFINITY; // last pixel of the last row
+    const W = randomNd([3, 2, 3, 3], 12);
+    const y = scope(() => conv2d(toGpu(X), toGpu(W), null, { padding: 1 }));
+    const ref = conv2dRef(X, W, null, { padding: 1 });
+    const values = await y.read();
+    // NaN: rows 0-2, columns 0-1 (6 pixels) of 3 channels. Inf: rows 2-3, columns 6-7, where
+    // the products of one sign make +-Inf (the reference has the same).
+    expect(values.filter(Number.isNaN).length).toBe(ref.data.filter(Number.isNaN).length);
+    expect(values.filter(Number.isNaN).length).toBeGreaterThanOrEqual(18);
+    expectClose(values, f32(ref.data), convTol(18), 'NaN and Inf in x (same 3x3)');
+  });
+
+  it('the same-size 3x3 kernels fold more than 65,535 workgroups (70,000 depthwise channels)', async () => {
+    // One workgroup per channel in conv3x3_same.wgsl and in conv3x3_same_wgrad.wgsl.
+    const C = 70_000;
+    const X = randomNd([1, C, 1, 4], 13);
+    const W = randomNd([C, 1, 3, 3], 14);
+    const G = uniformValues(C * 4, -1, 1, 15);
+    const w = toGpu(W).requireGrad();
+    const y = scope(() => {
+      const out = conv2d(toGpu(X), w, null, { padding: 1, groups: C });
+      backward(sum(mul(out, tensor(f32(G), out.shape))));
+      return out.detach();
+    });
+    expectClose(
+      await y.read(),
+      f32(conv2dRef(X, W, null, { padding: 1, groups: C }).data),
+      convTol(3),
+      'depthwise 70,000 channels',
+    );
+    // dw[c, 0, i, j] = sum_ox G[c, ox] * X[c, ox + j - 1]: only the middle kernel row (i = 1)
+    // meets the one image row.
+    const dw = new Float64Array(C * 9);
+    for (let c = 0; c < C; c++) {
+      for (let j = 0; j < 3; j++) {
+        let acc = 0;
+        for (let ox = 0; ox < 4; ox++) {
+          const ix = ox + j - 1;
+          if (ix >= 0 && ix < 4) acc += (G[c * 4 + ox] as number) * (X.data[c * 4 + ix] as number);
+        }
+        dw[c * 9 + 3 + j] = acc;
+      }
+    }
+    expectClose(await w.grad!.read(), f32(Array.from(dw)), convTol(4), 'dw, 70,000 channels');
+    for (const t of [w, y]) t.dispose();
+  });
+
   describe('without subgroups (the fallback kernels)', () => {
     beforeAll(async () => {
       (await testGpu()).subgroupsAllowed = false;
