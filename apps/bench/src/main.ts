@@ -7,6 +7,7 @@
  * {"ours": number, "peer": number, "unit": "GFLOP/s", "ratio": ours / peer}.
  */
 import { getDevice } from '@pfgmpp/tensor/node';
+import { runCeilingSuite } from './ceiling.ts';
 import { runFidSuite } from './fid-suite.ts';
 import { PROFILE_MODELS, runProfile } from './profile.ts';
 import { runUnetSuite } from './unet-suite.ts';
@@ -61,6 +62,11 @@ suites:
   fid       Inception feature extraction images/s (EDM pipeline, synthetic weights, batch 8) on
             32x32 (resized to 299) and 299x299 uint8 images, against the same network in PyTorch
             CPU (Debian's python3-torch, 2 threads)
+  ceiling   what the adapter can do at best: register-only multiply-adds (16 accumulators,
+            unrolled 8x and not unrolled) in GFLOP/s, per-lane loads from storage (f32, vec4)
+            and workgroup memory (vec4) in G values/s or G floats/s, each checked against a CPU
+            computation; next to PyTorch CPU (Debian's python3-torch, 2 threads) torch.mm 1024^3
+            and conv2d 3x3 on 16 x 64 x 32x32, 64 -> 64 channels, in GFLOP/s
   profile   GPU time per kernel family (timestamp queries) for one training step and one
             sampling step of MODEL: ${Object.keys(PROFILE_MODELS).join(', ')}
 
@@ -163,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1]);
   if (suite === 'fid') return runFidSuite(await getDevice(), json);
+  if (suite === 'ceiling') return runCeilingSuite(await getDevice(), json);
   if (suite !== 'kernels') {
     console.error(`unknown suite "${suite}"\n\n${HELP}`);
     return 2;
