@@ -467,6 +467,50 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     for (const t of [w, y]) t.dispose();
   });
 
+  // conv1x1.wgsl: 1x1 at stride 1 without padding, planes of a multiple of 4 pixels, at least
+  // 5 output channels per group.
+  const FLAT_CASES: Case[] = [
+    { x: [2, 5, 3, 4], w: [19, 5, 1, 1], bias: true }, // tiles of 16, 6 quads (a partial block)
+    { x: [1, 6, 4, 4], w: [12, 3, 1, 1], groups: 2 }, // tiles of 8, groups
+    { x: [1, 7, 1, 4], w: [9, 7, 1, 1], bias: true }, // one quad
+  ];
+  it('the flat 1x1 kernel matches the reference, with gradients, NaN and 66,000 groups', async () => {
+    const profiling = gpu.features.has('timestamp-query');
+    if (profiling) gpu.startProfile();
+    for (const [i, c] of FLAT_CASES.entries()) await checkForward('conv', c, 700 + 10 * i);
+    await checkForward('convT', { x: [2, 9, 2, 8], w: [9, 6, 1, 1], bias: true }, 740);
+    // conv2d's input gradient is the transposed 1x1 with 5 output channels, and back.
+    await checkGrads('conv', { x: [1, 5, 2, 4], w: [10, 5, 1, 1], bias: true }, 750);
+    await checkGrads('convT', { x: [1, 6, 1, 8], w: [6, 5, 1, 1] }, 760);
+    if (profiling) {
+      const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+      const flat = gpu.hasSubgroupsOf(8);
+      expect(kernels.includes('conv1x1.wgsl:main')).toBe(flat);
+      expect(kernels.includes('conv.wgsl:main')).toBe(!flat);
+    }
+    // NaN in one pixel of one input channel reaches that pixel of every output channel only.
+    const X = randomNd([1, 3, 2, 4], 770);
+    X.data[1 * 8 + 5] = Number.NaN;
+    const W = randomNd([6, 3, 1, 1], 771);
+    const y = scope(() => conv2d(toGpu(X), toGpu(W)));
+    const v = await y.read();
+    expect(v.filter(Number.isNaN).length).toBe(6);
+    expectClose(v, f32(conv2dRef(X, W, null).data), convTol(3), 'NaN (flat 1x1)');
+    y.dispose();
+    // 66,000 groups of 5 output channels: one workgroup each, folded past 65,535.
+    const G = 66_000;
+    const XG = randomNd([1, G, 1, 4], 772);
+    const WG = randomNd([5 * G, 1, 1, 1], 773);
+    const yg = scope(() => conv2d(toGpu(XG), toGpu(WG), null, { groups: G }));
+    expectClose(
+      await yg.read(),
+      f32(conv2dRef(XG, WG, null, { groups: G }).data),
+      convTol(1),
+      '66,000 groups (flat 1x1)',
+    );
+    yg.dispose();
+  });
+
   describe('without subgroups (the fallback kernels)', () => {
     beforeAll(async () => {
       (await testGpu()).subgroupsAllowed = false;

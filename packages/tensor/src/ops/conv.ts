@@ -10,11 +10,12 @@
  *   of one output phase.
  * - conv_wgrad.wgsl: both weight gradients, which are the same correlation of the operand on
  *   the output-pixel grid with the padded other operand, summed over images and pixels.
- * Two more take the shape that carries most of a UNet's work, the same-size 3x3 (stride 1,
- * padding 1) on rows of 4 to 32 pixels, with subgroups: conv3x3_same.wgsl (forward and input
- * gradient) and conv3x3_same_wgrad.wgsl (weight gradient). They read the operands unpadded
- * as vec4 and share window edges between lanes; 1.5-2x the general kernels on lavapipe, where
- * every non-constant load is a loop over the SIMD lanes.
+ * Three more take the shapes that carry most of a UNet's work, with subgroups: the same-size
+ * 3x3 (stride 1, padding 1) on rows of 4 to 32 pixels, conv3x3_same.wgsl (forward and input
+ * gradient) and conv3x3_same_wgrad.wgsl (weight gradient), and the flat 1x1 on planes of a
+ * multiple of 4 pixels, conv1x1.wgsl (forward and input gradient). They read the operands
+ * unpadded as vec4 (the 3x3 kernels share window edges between lanes); 1.35-2x the general
+ * kernels on lavapipe, where every non-constant load is a loop over the SIMD lanes.
  * For the general kernels padding is materialised once per call (fill + strided copy,
  * O(input)), so they never bounds-check inside their loops. A transposed conv with stride s runs as s*s stride-1
  * correlations, one per output phase (py, px), each with the taps of the kernel that reach that
@@ -201,8 +202,78 @@ interface Correlation {
   bias: Tensor | null;
 }
 
+/**
+ * A flat 1x1 correlation (x [N, c_total, 1, P], y [N, y_c, 1, P], P a multiple of 4) through
+ * conv1x1.wgsl; false where that kernel does not apply (the caller runs conv.wgsl).
+ */
+function correlate1x1(c: Correlation): boolean {
+  const [N, cTotal, hp, wp] = c.xp.shape as unknown as [number, number, number, number];
+  const [, yC, yH, yW] = c.y.shape as unknown as [number, number, number, number];
+  const flat =
+    c.kh === 1 &&
+    c.kw === 1 &&
+    c.stride[0] === 1 &&
+    c.stride[1] === 1 &&
+    c.outStride[0] === 1 &&
+    c.outStride[1] === 1 &&
+    c.rowOff === 0 &&
+    c.colOff === 0 &&
+    c.oh === 1 &&
+    hp === 1 &&
+    yH === 1 &&
+    wp === c.ow &&
+    yW === c.ow &&
+    c.ow % 4 === 0;
+  const gpu = c.y.gpu;
+  if (!flat || c.mg < 5 || !useSubgroups(gpu)) return false;
+  const rows = c.mg >= 9 ? 16 : 8;
+  const p4 = c.ow / 4;
+  const quads = N * p4;
+  if (quads === 0) return true;
+  const mTiles = Math.ceil(c.mg / rows);
+  const tiles = c.groups * mTiles;
+  const laneGroups = Math.ceil(quads / LANES);
+  const packed = packWeights(c.w, {
+    transposed: c.transposed,
+    groups: c.groups,
+    mg: c.mg,
+    cg: c.cg,
+    kh: 1,
+    kw: 1,
+    kh0: c.k0[0],
+    kw0: c.k0[1],
+    dh: 1,
+    dw: 1,
+    rows,
+  });
+  const params = uniformBlock([
+    quads,
+    p4,
+    c.cg,
+    cTotal,
+    c.mg,
+    mTiles,
+    laneGroups,
+    yC,
+    c.bias ? 1 : 0,
+    tiles,
+    0,
+    0,
+  ]);
+  gpu.dispatch(
+    { ...K.conv1x1, workgroupSize: LANES },
+    { ROWS: rows },
+    [c.xp.buffer, packed.buffer, c.bias ? c.bias.buffer : gpu.dummy, c.y.buffer],
+    params,
+    tiles * laneGroups,
+  );
+  packed.dispose();
+  return true;
+}
+
 /** Packs the weights for one correlation and runs it (conv_pack.wgsl, then conv.wgsl). */
 function correlate(c: Correlation): void {
+  if (correlate1x1(c)) return;
   const [N, cTotal, hp, wp] = c.xp.shape as unknown as [number, number, number, number];
   const [, yC, yH, yW] = c.y.shape as unknown as [number, number, number, number];
   const q = Math.ceil(c.ow / 4);
