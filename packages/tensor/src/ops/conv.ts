@@ -14,7 +14,7 @@
  * 3x3 (stride 1, padding 1) on rows of 4 to 32 pixels, conv3x3_same.wgsl (forward and input
  * gradient) and conv3x3_same_wgrad.wgsl (weight gradient), and the flat 1x1 on planes of a
  * multiple of 4 pixels, conv1x1.wgsl (forward and input gradient). They read the operands
- * unpadded as vec4 (the 3x3 kernels share window edges between lanes); 1.35-2x the general
+ * unpadded as vec4 (the 3x3 kernels share window edges between lanes); 1.35-2.5x the general
  * kernels on lavapipe, where every non-constant load is a loop over the SIMD lanes.
  * For the general kernels padding is materialised once per call (fill + strided copy,
  * O(input)), so they never bounds-check inside their loops. A transposed conv with stride s runs as s*s stride-1
