@@ -8,8 +8,8 @@
 # registry) and checks that node_modules is complete; carry .cache/gpu-bench and node_modules to
 # the GPU machine with the working tree. `run` unpacks the loader into .cache/gpu-bench/root
 # without root rights when libvulkan.so.1 is missing, points Dawn at it, prints the adapter, runs
-# the kernel tests and the kernel, unet and fid benchmarks, and writes everything to OUTDIR
-# (adapter.txt, tests.log, kernels.json, unet.json, fid.json, nvidia-smi.txt). The PyTorch peers
+# the kernel tests and the ceiling, kernel, unet and fid benchmarks, and writes everything to OUTDIR
+# (adapter.txt, tests.log, ceiling.json, kernels.json, unet.json, fid.json, nvidia-smi.txt). The PyTorch peers
 # run when python3 has torch (CUDA when available).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ run)
   node scripts/gen-shaders.mjs
   (cd packages/tensor && npx vitest run) >"$OUT/tests.log" 2>&1
   say "kernel tests: $(grep -E 'Tests ' "$OUT/tests.log" | tail -1)"
-  for suite in kernels unet fid; do
+  for suite in ceiling kernels unet fid; do
     npm run --silent -w @pfgmpp/bench bench -- "$suite" --json >"$OUT/$suite.log" 2>&1
     tail -1 "$OUT/$suite.log" >"$OUT/$suite.json"
     say "$suite done"
