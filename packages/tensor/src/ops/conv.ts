@@ -17,9 +17,9 @@
  * unpadded as vec4 (the 3x3 kernels share window edges between lanes); 1.35-2.5x the general
  * kernels on lavapipe, where every non-constant load is a loop over the SIMD lanes.
  * For the general kernels padding is materialised once per call (fill + strided copy,
- * O(input)), so they never bounds-check inside their loops. A transposed conv with stride s runs as s*s stride-1
- * correlations, one per output phase (py, px), each with the taps of the kernel that reach that
- * phase: no multiplications by inserted zeros.
+ * O(input)), so they never bounds-check inside their loops. A transposed conv with stride s
+ * runs as s*s stride-1 correlations, one per output phase (py, px), each with the taps of the
+ * kernel that reach that phase: no multiplications by inserted zeros.
  */
 import { needsGrad, record, save } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
@@ -344,10 +344,12 @@ function correlate(c: Correlation): void {
   packed?.dispose();
 }
 
-/** Output channels per workgroup of conv3x3_same.wgsl, or 0 where it does not apply. */
-function same3x3Rows(gpu: Gpu, w: number, mg: number): number {
-  if (!useSubgroups(gpu) || ![4, 8, 16, 32].includes(w)) return 0;
-  return mg >= 9 ? 16 : 8;
+/**
+ * Whether the same-size 3x3 kernels apply to rows of `w` pixels: rows of whole quads that tile
+ * a block of 8 lanes, and subgroups of at least 8.
+ */
+function same3x3Fits(gpu: Gpu, w: number): boolean {
+  return useSubgroups(gpu) && [4, 8, 16, 32].includes(w);
 }
 
 /**
@@ -369,8 +371,8 @@ function correlateSame3x3(
 ): Tensor | null {
   const [N, cTotal, H, W] = x.shape as unknown as [number, number, number, number];
   const gpu = x.gpu;
-  const rows = same3x3Rows(gpu, W, mg);
-  if (rows === 0) return null;
+  if (!same3x3Fits(gpu, W)) return null;
+  const rows = mg >= 9 ? 16 : 8;
   const cg = cTotal / groups;
   const y = Tensor.empty(gpu, [N, groups * mg, H, W]);
   const lpr = W / 4;
@@ -655,15 +657,7 @@ function weightGrad(
   const aTiles = Math.ceil(ag / rows);
   const tiles = groups * aTiles;
   const rowsTotal = N * aH;
-  // Split the reduction over (image, row) so that there are enough workgroups for every core,
-  // but keep each chunk long (a few hundred pixels) so the partial sums stay few.
-  const perChunkMin = Math.ceil(256 / Math.max(aW, 1));
-  const chunks = Math.max(
-    1,
-    Math.min(Math.ceil(rowsTotal / perChunkMin), Math.ceil(192 / (tiles * laneGroups))),
-  );
-  const rowsPerChunk = Math.ceil(rowsTotal / chunks);
-  const realChunks = Math.ceil(rowsTotal / rowsPerChunk);
+  const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, aW, tiles * laneGroups);
   const partial = Tensor.empty(gpu, [realChunks * phases, aC, eTotal]);
   const params = uniformBlock([
     rowsTotal,
@@ -698,10 +692,34 @@ function weightGrad(
     params,
     realChunks * tiles * laneGroups,
   );
-  const total = realChunks * phases === 1 ? partial : sum(partial, 0);
-  const out = total.view([aC, bg, kh, kw]);
+  return sumChunks(partial, [aC, bg, kh, kw]);
+}
+
+/**
+ * How the weight-gradient kernels split their reduction over the rows (image, row) of the
+ * output grid: enough workgroups for every core (about 192 in all, `workgroupsPerChunk` each),
+ * but chunks of a few hundred pixels so that the partial sums stay few.
+ */
+function chunkRows(
+  rowsTotal: number,
+  rowWidth: number,
+  workgroupsPerChunk: number,
+): { rowsPerChunk: number; chunks: number } {
+  const perChunkMin = Math.ceil(256 / Math.max(rowWidth, 1));
+  const chunks = Math.max(
+    1,
+    Math.min(Math.ceil(rowsTotal / perChunkMin), Math.ceil(192 / workgroupsPerChunk)),
+  );
+  const rowsPerChunk = Math.ceil(rowsTotal / chunks);
+  return { rowsPerChunk, chunks: Math.ceil(rowsTotal / rowsPerChunk) };
+}
+
+/** The partial sums [chunks, ...] of a weight gradient summed over chunks, viewed as `shape`. */
+function sumChunks(partial: Tensor, shape: number[]): Tensor {
+  const total = partial.shape[0] === 1 ? partial : sum(partial, 0);
+  const out = total.view(shape);
   partial.dispose();
-  total.dispose();
+  if (total !== partial) total.dispose();
   return out;
 }
 
@@ -716,7 +734,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
   const bC = b.shape[1] as number;
   const gpu = a.gpu;
-  if (same3x3Rows(gpu, W, 1) === 0) return null;
+  if (!same3x3Fits(gpu, W)) return null;
   const ag = aC / groups;
   const bg = bC / groups;
   if (N * H === 0) return full([aC, bg, 3, 3], 0, gpu);
@@ -726,14 +744,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   const aTiles = Math.ceil(ag / 8);
   const tiles = groups * aTiles;
   const rowsTotal = N * H;
-  // As in weightGrad: enough workgroups for every core, chunks of a few hundred pixels.
-  const perChunkMin = Math.ceil(256 / W);
-  const chunks = Math.max(
-    1,
-    Math.min(Math.ceil(rowsTotal / perChunkMin), Math.ceil(192 / (tiles * laneGroups))),
-  );
-  const rowsPerChunk = Math.ceil(rowsTotal / chunks);
-  const realChunks = Math.ceil(rowsTotal / rowsPerChunk);
+  const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, W, tiles * laneGroups);
   const partial = Tensor.empty(gpu, [realChunks, aC, bg * 9]);
   const params = uniformBlock([
     rowsTotal,
@@ -756,11 +767,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
     params,
     realChunks * tiles * laneGroups,
   );
-  const total = realChunks === 1 ? partial : sum(partial, 0);
-  const out = total.view([aC, bg, 3, 3]);
-  partial.dispose();
-  total.dispose();
-  return out;
+  return sumChunks(partial, [aC, bg, 3, 3]);
 }
 
 interface Checked {
