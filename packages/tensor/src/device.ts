@@ -81,7 +81,9 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  return new Gpu(device, adapter.info);
+  const result = new Gpu(device, adapter.info);
+  await result.probeSubgroupLanes();
+  return result;
 }
 
 async function findGpu(): Promise<GPU> {

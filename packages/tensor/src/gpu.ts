@@ -7,7 +7,7 @@
  * batch are staged in one CPU array and written with a single writeBuffer before the submit.
  */
 import { GpuError, ShaderCompileError } from './errors.ts';
-import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
+import { K, type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 import { KernelProfiler, type KernelTime } from './profiler.ts';
 
@@ -91,6 +91,35 @@ export class Gpu {
     return (
       this.subgroupsAllowed && this.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= n
     );
+  }
+
+  /**
+   * Whether subgroup lanes follow local_invocation_index (lane = index % subgroup size, size at
+   * least 8), which kernels that pair neighbouring lanes with neighbouring data need
+   * (conv3x3_same.wgsl). WebGPU does not promise it, so probeSubgroupLanes() measures it once
+   * per device (getDevice does); false until then.
+   */
+  subgroupLanesInOrder = false;
+
+  /** Subgroups of at least `n` whose lanes follow the invocation index (see above). */
+  hasOrderedSubgroupsOf(n: number): boolean {
+    return this.subgroupLanesInOrder && this.hasSubgroupsOf(n);
+  }
+
+  /** Runs subgroup_lanes.wgsl on one workgroup of 64 and sets subgroupLanesInOrder. */
+  async probeSubgroupLanes(): Promise<void> {
+    this.subgroupLanesInOrder = false;
+    if (!this.features.has('subgroups')) return;
+    const out = this.device.createBuffer({
+      size: 64 * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    try {
+      this.dispatch(K.subgroupLanes, {}, [out], null, 1);
+      this.subgroupLanesInOrder = lanesFollowIndex(new Float32Array(await this.read(out, 0, 256)));
+    } finally {
+      out.destroy();
+    }
   }
 
   /** The pipeline for a kernel and its override constants, created once and cached. */
@@ -365,6 +394,20 @@ export class Gpu {
 }
 
 /** Splits a workgroup count into (x, y) with both at most `maxPerDim`; x * y >= count. */
+/**
+ * Whether the lanes reported by subgroup_lanes.wgsl (lanes[i] for invocation i) are i % size
+ * for one subgroup size of at least 8 that divides the workgroup: then every aligned block of 8
+ * invocations is 8 consecutive lanes of one subgroup.
+ */
+export function lanesFollowIndex(lanes: ArrayLike<number>): boolean {
+  const n = lanes.length;
+  let size = 0;
+  for (let i = 0; i < n; i++) size = Math.max(size, (lanes[i] as number) + 1);
+  if (size < 8 || n % size !== 0) return false;
+  for (let i = 0; i < n; i++) if (lanes[i] !== i % size) return false;
+  return true;
+}
+
 export function foldWorkgroups(count: number, maxPerDim: number): [number, number] {
   if (count <= maxPerDim) return [count, 1];
   const y = Math.ceil(count / maxPerDim);

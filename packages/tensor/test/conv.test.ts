@@ -408,11 +408,32 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     await checkGrads('conv', { x: [2, 2, 3, 16], w: [3, 2, 3, 3], padding: 1 }, 640);
     if (profiling) {
       const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
-      const same = gpu.hasSubgroupsOf(8);
+      const same = gpu.hasOrderedSubgroupsOf(8);
+      const sameW = gpu.hasSubgroupsOf(8);
       expect(kernels.includes('conv3x3_same.wgsl:main')).toBe(same);
-      expect(kernels.includes('conv3x3_same_wgrad.wgsl:main')).toBe(same);
+      expect(kernels.includes('conv3x3_same_wgrad.wgsl:main')).toBe(sameW);
       expect(kernels.includes('conv.wgsl:main')).toBe(!same);
-      expect(kernels.includes('conv_wgrad.wgsl:main')).toBe(!same);
+      expect(kernels.includes('conv_wgrad.wgsl:main')).toBe(!sameW);
+    }
+  });
+
+  it('where subgroup lanes do not follow the invocation index, the forward takes conv.wgsl', async () => {
+    const inOrder = gpu.subgroupLanesInOrder;
+    gpu.subgroupLanesInOrder = false; // as the probe would report on such a device
+    try {
+      const profiling = gpu.features.has('timestamp-query');
+      if (profiling) gpu.startProfile();
+      await checkForward('conv', SAME_CASES[0]!, 650);
+      await checkGrads('conv', { x: [1, 2, 2, 8], w: [9, 2, 3, 3], padding: 1 }, 660);
+      if (profiling) {
+        const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+        expect(kernels).not.toContain('conv3x3_same.wgsl:main');
+        expect(kernels).toContain('conv.wgsl:main');
+        // The weight gradient pairs no lanes: it keeps its kernel wherever subgroups of 8 exist.
+        expect(kernels.includes('conv3x3_same_wgrad.wgsl:main')).toBe(gpu.hasSubgroupsOf(8));
+      }
+    } finally {
+      gpu.subgroupLanesInOrder = inOrder;
     }
   });
 

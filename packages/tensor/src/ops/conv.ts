@@ -346,10 +346,12 @@ function correlate(c: Correlation): void {
 
 /**
  * Whether the same-size 3x3 kernels apply to rows of `w` pixels: rows of whole quads that tile
- * a block of 8 lanes, and subgroups of at least 8.
+ * a block of 8 lanes, and subgroups of at least 8 (conv3x3_same.wgsl also needs their lanes to
+ * follow the invocation index: it takes window edges from the neighbouring lanes).
  */
-function same3x3Fits(gpu: Gpu, w: number): boolean {
-  return useSubgroups(gpu) && [4, 8, 16, 32].includes(w);
+function same3x3Fits(gpu: Gpu, w: number, forward: boolean): boolean {
+  const lanes = forward ? gpu.hasOrderedSubgroupsOf(8) : useSubgroups(gpu);
+  return lanes && [4, 8, 16, 32].includes(w);
 }
 
 /**
@@ -371,7 +373,7 @@ function correlateSame3x3(
 ): Tensor | null {
   const [N, cTotal, H, W] = x.shape as unknown as [number, number, number, number];
   const gpu = x.gpu;
-  if (!same3x3Fits(gpu, W)) return null;
+  if (!same3x3Fits(gpu, W, true)) return null;
   const rows = mg >= 9 ? 16 : 8;
   const cg = cTotal / groups;
   const y = Tensor.empty(gpu, [N, groups * mg, H, W]);
@@ -734,7 +736,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
   const bC = b.shape[1] as number;
   const gpu = a.gpu;
-  if (!same3x3Fits(gpu, W)) return null;
+  if (!same3x3Fits(gpu, W, false)) return null;
   const ag = aC / groups;
   const bg = bC / groups;
   if (N * H === 0) return full([aC, bg, 3, 3], 0, gpu);
