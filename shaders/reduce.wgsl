@@ -7,6 +7,9 @@
 //   adjacent. A large K is split into chunks and reduced again by a second pass (the host
 //   plans the passes), which keeps every invocation's loop short and the sums accurate.
 // OP: 0 sum, 1 max, 2 min. max/min propagate NaN (as PyTorch).
+// main4: the same for inner == 1 with K and chunk_len multiples of 4 (a reduction along the
+//   contiguous axis): the chunk is read as vec4 (on lavapipe a lane's vec4 load costs about 1.6
+//   scalar ones) into four partial results combined at the end.
 // Geometry: 1-D over outer*chunks*inner, folded into 2-D past 65,535 workgroups.
 // Reference: packages/tensor/src/reference/reduce.ts.
 
@@ -16,6 +19,7 @@ override WG: u32 = 64u;
 struct Params { outer: u32, k: u32, inner: u32, chunk_len: u32, chunks: u32, scale: f32, _p0: u32, _p1: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
@@ -48,4 +52,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (OP != 0u && nan) { acc = bitcast<f32>(nan_bits); }
   y[t] = acc * p.scale;
+}
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (t >= p.outer * p.chunks) { return; }
+  let c = t % p.chunks;
+  let o = t / p.chunks;
+  let k0 = c * p.chunk_len;
+  let k1 = min(p.k, k0 + p.chunk_len);
+  var i = (o * p.k + k0) / 4u;
+  let end = (o * p.k + k1) / 4u;
+  var acc = x4[i];
+  var nan = any(is_nan4(acc));
+  for (i++; i < end; i++) {
+    let v = x4[i];
+    switch OP {
+      case 0u: { acc += v; }
+      case 1u: { nan = nan || any(is_nan4(v)); acc = max(acc, v); }
+      default: { nan = nan || any(is_nan4(v)); acc = min(acc, v); }
+    }
+  }
+  var r: f32;
+  switch OP {
+    case 0u: { r = (acc.x + acc.y) + (acc.z + acc.w); }
+    case 1u: { r = max(max(acc.x, acc.y), max(acc.z, acc.w)); }
+    default: { r = min(min(acc.x, acc.y), min(acc.z, acc.w)); }
+  }
+  if (OP != 0u && nan) { r = bitcast<f32>(nan_bits); }
+  y[t] = r * p.scale;
+}
+
+fn is_nan4(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u);
 }

@@ -85,6 +85,7 @@ export const K = {
   binary4: kernel('binary.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main4'),
   where: kernel('where.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
   reduce: kernel('reduce.wgsl', ['read', 'write', 'uniform']),
+  reduce4: kernel('reduce.wgsl', ['read', 'write', 'uniform'], 64, 'main4'),
   copy: kernel('copy.wgsl', ['read', 'write', 'uniform']),
   fill: kernel('fill.wgsl', ['write', 'uniform']),
   fill4: kernel('fill.wgsl', ['write', 'uniform'], 64, 'main4'),

@@ -77,6 +77,46 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
       Number.POSITIVE_INFINITY,
     );
   });
+  it('reductions along the contiguous axis read vec4 (main4): one vec4, partial last chunks, two passes, NaN', async () => {
+    const shapes = [[4], [6, 64], [5, 148], [3, 4096], [2, 3, 8]];
+    for (const [k, shape] of shapes.entries()) {
+      const n = shape.reduce((p, d) => p * d, 1);
+      const data = uniformValues(n, -1, 1, 90 + k);
+      const axis = shape.length - 1;
+      if (k === 2) {
+        data[148 + 37] = Number.NaN; // row 1: max and min give NaN there, exactly
+        data[3 * 148 + 146] = Number.POSITIVE_INFINITY; // row 3, in the short last chunk
+      }
+      const x = nd(shape, data);
+      for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
+        const op = { sum, mean, max, min }[kind];
+        const y = scope(() => op(toGpu(x), [axis]));
+        const ref = reduceRef(kind, x, [axis], false);
+        expectClose(
+          await y.read(),
+          f32(ref.data),
+          kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
+          `${kind} [${shape}] along the last axis`,
+        );
+        y.dispose();
+      }
+    }
+    // 65,537 workgroups of rows of 4 (one vec4 each), folded into 2-D: small integers, exact.
+    const rows = 64 * 65_536 + 8;
+    const flat = new Float32Array(rows * 4).map((_, i) => (i % 7) - 3);
+    const rowSums = await scope(() => sum(tensor(flat, [rows, 4]), [1])).read();
+    expect(rowSums.length).toBe(rows);
+    let wrong = 0;
+    for (let r = 0; r < rows; r++) {
+      const e = ((4 * r) % 7) + (((4 * r + 1) % 7) + ((4 * r + 2) % 7) + ((4 * r + 3) % 7)) - 12;
+      if (rowSums[r] !== e) wrong++;
+    }
+    expect(wrong).toBe(0);
+    const big = nd([1_000_004], uniformValues(1_000_004, 0, 1, 99));
+    const got = await scope(() => sum(toGpu(big))).item();
+    const ref = reduceRef('sum', big).data[0]!;
+    expect(Math.abs(got - ref) / ref).toBeLessThan(1e-6);
+  });
   it('rejects bad axes with a message', () => {
     expect(() => sum(tensor([1, 2]), 3)).toThrow(/axis 3 is out of range/);
   });

@@ -41,7 +41,9 @@ function reduceMiddle(
       kLeft <= MIN_CHUNK
         ? 1
         : Math.min(Math.ceil(kLeft / MIN_CHUNK), Math.ceil(TARGET_THREADS / slots));
-    const chunkLen = Math.ceil(kLeft / chunks);
+    // Along the contiguous axis with whole vec4 chunks, reduce.wgsl's main4 reads vec4.
+    const vec4 = inner === 1 && kLeft % 4 === 0;
+    const chunkLen = vec4 ? Math.ceil(kLeft / chunks / 4) * 4 : Math.ceil(kLeft / chunks);
     const realChunks = Math.ceil(kLeft / chunkLen);
     const out = Tensor.empty(gpu, [outer, realChunks, inner]);
     const last = realChunks === 1;
@@ -56,7 +58,7 @@ function reduceMiddle(
       0,
     ]);
     gpu.dispatch(
-      K.reduce,
+      vec4 ? K.reduce4 : K.reduce,
       { OP: REDUCE_CODE[kind] },
       [src.buffer, out.buffer],
       params,
