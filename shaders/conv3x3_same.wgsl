@@ -19,9 +19,10 @@
 //   subgroupBroadcast hands them round. Per input channel: 3 vec4 loads of x and 3 (ROWS 16:
 //   6) of weights feed 288 (576) multiply-adds, against 27 scalar loads per 288 in conv.wgsl.
 // Lanes: blocks of 8 consecutive invocations are 8 consecutive quads, and a row of lpr quads
-//   (lpr divides 8) never straddles two blocks; needs subgroups of at least 8 whose invocation
-//   ids follow local_invocation_index (sid % 8 == lid % 8), the host checks the size. Lanes past
-//   the last quad compute a copy of it and store nothing (shuffles need every lane).
+//   (lpr divides 8) never straddles two blocks; needs subgroups of at least 8 whose lanes
+//   follow local_invocation_index (lane = lid % size), which WebGPU does not promise: the host
+//   runs this kernel only where the probe subgroup_lanes.wgsl found it so. Lanes past the last
+//   quad compute a copy of it and store nothing (shuffles need every lane).
 // Geometry: workgroups = groups * m_tiles * lane_groups, folded into 2-D past 65,535.
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
