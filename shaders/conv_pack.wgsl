@@ -13,8 +13,8 @@
 //   TRANSPOSED = 1: conv_transpose2d weights [groups*cg, mg, KH, KW].
 //   dh, dw are signed: -1 flips a kernel (conv2d's input gradient); -stride picks the taps of
 //   one output phase of a strided transposed conv.
-// Geometry: 1-D over the packed size (weights are small: this is O(weights), once per call),
-//   folded into 2-D past 65,535 workgroups.
+// Geometry: 1-D over the lines of the output (n / rows for LAYOUT 0, n / k for LAYOUT 1;
+//   O(weights), once per call), folded into 2-D past 65,535 workgroups.
 // Reference: the index arithmetic of packWeights in packages/tensor/src/ops/conv.ts; checked
 //   through conv2dRef/convTranspose2dRef.
 
@@ -33,38 +33,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (t >= p.n) { return; }
-  let taps = p.kh * p.kw;
-  var r: u32;
-  var tile: u32;
-  var g: u32;
-  var c: u32;
-  var tp: u32; // tap i*kw + j
-  if (LAYOUT == 1u) {
-    tp = t % p.k;
-    r = (t / p.k) % p.rows;
-    c = (t / (p.k * p.rows)) % p.cg;
-    tile = (t / (p.k * p.rows * p.cg)) % p.m_tiles;
-    g = t / (p.k * p.rows * p.cg * p.m_tiles);
-  } else {
-    r = t % p.rows;
-    let k = (t / p.rows) % p.k;
-    tile = (t / (p.rows * p.k)) % p.m_tiles;
-    g = t / (p.rows * p.k * p.m_tiles);
-    c = k / taps;
-    tp = k % taps;
-  }
-  let m = tile * p.rows + r;
-  if (m >= p.mg || tp >= taps) {
-    out[t] = 0.0;
-    return;
-  }
-  let i = tp / p.kw;
-  let j = tp % p.kw;
+// The source index of weight (m, c) of group g at tap (i, j) of the correlation.
+fn source(g: u32, m: u32, c: u32, i: u32, j: u32) -> u32 {
   let sh = u32(p.kh0 + i32(i) * p.dh);
   let sw = u32(p.kw0 + i32(j) * p.dw);
   var pair: u32;
@@ -73,5 +43,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   } else {
     pair = (g * p.mg + m) * p.cg + c;
   }
-  out[t] = w[(pair * p.full_kh + sh) * p.full_kw + sw];
+  return (pair * p.full_kh + sh) * p.full_kw + sw;
+}
+
+// One invocation writes one line of the output: LAYOUT 0, the rows values of one (g, t, k);
+// LAYOUT 1, the k slots of one (g, t, c, r). The index arithmetic (integer divisions, which
+// lavapipe runs lane by lane) is done once per line, not once per value.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let line = (wid.y * nwg.x + wid.x) * WG + lid;
+  let taps = p.kh * p.kw;
+  if (LAYOUT == 1u) {
+    if (line * p.k >= p.n) { return; }
+    let r = line % p.rows;
+    let c = (line / p.rows) % p.cg;
+    let tile = (line / (p.rows * p.cg)) % p.m_tiles;
+    let g = line / (p.rows * p.cg * p.m_tiles);
+    let m = tile * p.rows + r;
+    var i = 0u;
+    var j = 0u;
+    for (var tp = 0u; tp < p.k; tp++) {
+      var v = 0.0;
+      if (m < p.mg && tp < taps) { v = w[source(g, m, c, i, j)]; }
+      out[line * p.k + tp] = v;
+      j++;
+      if (j == p.kw) {
+        j = 0u;
+        i++;
+      }
+    }
+  } else {
+    if (line * p.rows >= p.n) { return; }
+    let k = line % p.k;
+    let tile = (line / p.k) % p.m_tiles;
+    let g = line / (p.k * p.m_tiles);
+    let c = k / taps;
+    let tp = k % taps;
+    let i = tp / p.kw;
+    let j = tp % p.kw;
+    for (var r = 0u; r < p.rows; r++) {
+      let m = tile * p.rows + r;
+      var v = 0.0;
+      if (m < p.mg) { v = w[source(g, m, c, i, j)]; }
+      out[line * p.rows + r] = v;
+    }
+  }
 }

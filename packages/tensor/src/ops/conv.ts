@@ -168,7 +168,7 @@ function packWeights(w: Tensor, s: PackSpec): Tensor {
     { TRANSPOSED: s.transposed ? 1 : 0, LAYOUT: s.tapsTogether ? 1 : 0 },
     [w.buffer, out.buffer],
     params,
-    workgroupsFor(n),
+    workgroupsFor(n / (s.tapsTogether ? 12 : s.rows)), // one invocation per line
   );
   return out;
 }
