@@ -221,6 +221,22 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     for (const t of [x, w, y]) t.dispose();
   });
 
+  it('packs weights in more than 65,535 workgroups (470,000 depthwise 3x3 channels)', async () => {
+    // conv_pack.wgsl writes one line (here the single row of one tap) per invocation:
+    // 470,000 x 9 lines = 66,094 workgroups. Rows of 3 pixels keep the general conv.wgsl.
+    const C = 470_000;
+    const X = nd([1, C, 1, 3], uniformValues(C * 3, -1, 1, 20));
+    const W = nd([C, 1, 3, 3], uniformValues(C * 9, -1, 1, 21));
+    const y = scope(() => conv2d(toGpu(X), toGpu(W), null, { padding: 1, groups: C }));
+    expectClose(
+      await y.read(),
+      f32(conv2dRef(X, W, null, { padding: 1, groups: C }).data),
+      convTol(3),
+      'depthwise 470,000 channels',
+    );
+    y.dispose();
+  });
+
   it('rejects shapes and options that do not fit, naming them', () => {
     const x = tensor(new Float32Array(2 * 4 * 5 * 5), [2, 4, 5, 5]);
     const w = (s: number[]) => tensor(new Float32Array(size(s)), s);
