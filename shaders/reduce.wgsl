@@ -8,7 +8,7 @@
 //   plans the passes), which keeps every invocation's loop short and the sums accurate.
 // OP: 0 sum, 1 max, 2 min. max/min propagate NaN (as PyTorch).
 // main4: the same for inner == 1 with K and chunk_len multiples of 4 (a reduction along the
-//   contiguous axis): the chunk is read as vec4 (on lavapipe a lane's vec4 load costs about 1.6
+//   contiguous axis): the chunk is read as vec4 (on lavapipe a lane's vec4 load costs 1.6-2
 //   scalar ones) into four partial results combined at the end.
 // Geometry: 1-D over outer*chunks*inner, folded into 2-D past 65,535 workgroups.
 // Reference: packages/tensor/src/reference/reduce.ts.
