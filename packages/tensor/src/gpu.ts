@@ -117,6 +117,9 @@ export class Gpu {
     try {
       this.dispatch(K.subgroupLanes, {}, [out], null, 1);
       this.subgroupLanesInOrder = lanesFollowIndex(new Float32Array(await this.read(out, 0, 256)));
+    } catch (e) {
+      // Not fatal: every kernel has a variant that does not need the lane order.
+      console.warn(`subgroup lane probe failed, using kernels without lane pairing: ${String(e)}`);
     } finally {
       out.destroy();
     }

@@ -120,6 +120,11 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
       expect(gpu.hasOrderedSubgroupsOf(8)).toBe(true);
     }
     if (!gpu.features.has('subgroups')) expect(gpu.subgroupLanesInOrder).toBe(false);
+    // A probe that cannot run (here: on a destroyed device) is not fatal: no lane pairing.
+    const other = await T.requestGpu();
+    other.destroy();
+    await other.probeSubgroupLanes();
+    expect(other.subgroupLanesInOrder).toBe(false);
   });
 
   it('reports a WGSL syntax error with the file and line, and keeps working afterwards', async () => {
