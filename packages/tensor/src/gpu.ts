@@ -106,17 +106,20 @@ export class Gpu {
     return this.subgroupLanesInOrder && this.hasSubgroupsOf(n);
   }
 
-  /** Runs subgroup_lanes.wgsl on one workgroup of 64 and sets subgroupLanesInOrder. */
+  /** Runs subgroup_lanes.wgsl on one workgroup and sets subgroupLanesInOrder. */
   async probeSubgroupLanes(): Promise<void> {
     this.subgroupLanesInOrder = false;
     if (!this.features.has('subgroups')) return;
+    const bytes = K.subgroupLanes.workgroupSize * 4;
     const out = this.device.createBuffer({
-      size: 64 * 4,
+      size: bytes,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
     });
     try {
       this.dispatch(K.subgroupLanes, {}, [out], null, 1);
-      this.subgroupLanesInOrder = lanesFollowIndex(new Float32Array(await this.read(out, 0, 256)));
+      this.subgroupLanesInOrder = lanesFollowIndex(
+        new Float32Array(await this.read(out, 0, bytes)),
+      );
     } catch (e) {
       // Not fatal: every kernel has a variant that does not need the lane order.
       console.warn(`subgroup lane probe failed, using kernels without lane pairing: ${String(e)}`);
@@ -396,7 +399,6 @@ export class Gpu {
   }
 }
 
-/** Splits a workgroup count into (x, y) with both at most `maxPerDim`; x * y >= count. */
 /**
  * Whether the lanes reported by subgroup_lanes.wgsl (lanes[i] for invocation i) are i % size
  * for one subgroup size of at least 8 that divides the workgroup: then every aligned block of 8
@@ -411,6 +413,7 @@ export function lanesFollowIndex(lanes: ArrayLike<number>): boolean {
   return true;
 }
 
+/** Splits a workgroup count into (x, y) with both at most `maxPerDim`; x * y >= count. */
 export function foldWorkgroups(count: number, maxPerDim: number): [number, number] {
   if (count <= maxPerDim) return [count, 1];
   const y = Math.ceil(count / maxPerDim);

@@ -157,6 +157,20 @@ async function checkGrads(kind: 'conv' | 'convT', c: Case, seed: number): Promis
   });
 }
 
+/**
+ * The kernel families that ran during `run`, from the profiler; null (after running it) where
+ * the adapter has no timestamp queries.
+ */
+async function kernelsRun(gpu: Gpu, run: () => Promise<void>): Promise<string[] | null> {
+  if (!gpu.features.has('timestamp-query')) {
+    await run();
+    return null;
+  }
+  gpu.startProfile();
+  await run();
+  return (await gpu.stopProfile()).map((k) => k.kernel);
+}
+
 describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   let gpu: Gpu;
   beforeAll(async () => {
@@ -409,21 +423,20 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     { x: [1, 6, 4, 8], w: [6, 3, 3, 3], padding: 1, groups: 2 },
   ];
   it('the same-size 3x3 kernel (rows of 4 to 32 pixels) matches the reference, with gradients', async () => {
-    // Which kernel ran, from the profiler: every case takes conv3x3_same.wgsl where subgroups
-    // of 8 exist (lavapipe), conv.wgsl elsewhere.
-    const profiling = gpu.features.has('timestamp-query');
-    if (profiling) gpu.startProfile();
-    for (const [i, c] of SAME_CASES.entries()) await checkForward('conv', c, 400 + 10 * i);
-    for (const [i, c] of SAME_T_CASES.entries()) await checkForward('convT', c, 500 + 10 * i);
-    // Input gradients are same-size 3x3 correlations with the flipped kernel; weight gradients
-    // take conv3x3_same_wgrad.wgsl (tiles of 8 channels, lanes over (c, i)).
-    await checkGrads('conv', SAME_CASES[1]!, 600);
-    await checkGrads('conv', SAME_CASES[2]!, 610);
-    await checkGrads('convT', SAME_T_CASES[1]!, 620);
-    await checkGrads('conv', { x: [1, 3, 2, 32], w: [10, 3, 3, 3], padding: 1, bias: true }, 630);
-    await checkGrads('conv', { x: [2, 2, 3, 16], w: [3, 2, 3, 3], padding: 1 }, 640);
-    if (profiling) {
-      const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+    // Every case takes conv3x3_same.wgsl where subgroups of 8 follow the invocation index
+    // (lavapipe), conv.wgsl elsewhere.
+    const kernels = await kernelsRun(gpu, async () => {
+      for (const [i, c] of SAME_CASES.entries()) await checkForward('conv', c, 400 + 10 * i);
+      for (const [i, c] of SAME_T_CASES.entries()) await checkForward('convT', c, 500 + 10 * i);
+      // Input gradients are same-size 3x3 correlations with the flipped kernel; weight gradients
+      // take conv3x3_same_wgrad.wgsl (tiles of 8 channels, lanes over (c, i)).
+      await checkGrads('conv', SAME_CASES[1]!, 600);
+      await checkGrads('conv', SAME_CASES[2]!, 610);
+      await checkGrads('convT', SAME_T_CASES[1]!, 620);
+      await checkGrads('conv', { x: [1, 3, 2, 32], w: [10, 3, 3, 3], padding: 1, bias: true }, 630);
+      await checkGrads('conv', { x: [2, 2, 3, 16], w: [3, 2, 3, 3], padding: 1 }, 640);
+    });
+    if (kernels) {
       const same = gpu.hasOrderedSubgroupsOf(8);
       const sameW = gpu.hasSubgroupsOf(8);
       expect(kernels.includes('conv3x3_same.wgsl:main')).toBe(same);
@@ -437,12 +450,11 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     const inOrder = gpu.subgroupLanesInOrder;
     gpu.subgroupLanesInOrder = false; // as the probe would report on such a device
     try {
-      const profiling = gpu.features.has('timestamp-query');
-      if (profiling) gpu.startProfile();
-      await checkForward('conv', SAME_CASES[0]!, 650);
-      await checkGrads('conv', { x: [1, 2, 2, 8], w: [9, 2, 3, 3], padding: 1 }, 660);
-      if (profiling) {
-        const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+      const kernels = await kernelsRun(gpu, async () => {
+        await checkForward('conv', SAME_CASES[0]!, 650);
+        await checkGrads('conv', { x: [1, 2, 2, 8], w: [9, 2, 3, 3], padding: 1 }, 660);
+      });
+      if (kernels) {
         expect(kernels).not.toContain('conv3x3_same.wgsl:main');
         expect(kernels).toContain('conv.wgsl:main');
         // The weight gradient pairs no lanes: it keeps its kernel wherever subgroups of 8 exist.
@@ -512,15 +524,14 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     { x: [1, 7, 1, 4], w: [9, 7, 1, 1], bias: true }, // one quad
   ];
   it('the flat 1x1 kernel matches the reference, with gradients, NaN and 66,000 groups', async () => {
-    const profiling = gpu.features.has('timestamp-query');
-    if (profiling) gpu.startProfile();
-    for (const [i, c] of FLAT_CASES.entries()) await checkForward('conv', c, 700 + 10 * i);
-    await checkForward('convT', { x: [2, 9, 2, 8], w: [9, 6, 1, 1], bias: true }, 740);
-    // conv2d's input gradient is the transposed 1x1 with 5 output channels, and back.
-    await checkGrads('conv', { x: [1, 5, 2, 4], w: [10, 5, 1, 1], bias: true }, 750);
-    await checkGrads('convT', { x: [1, 6, 1, 8], w: [6, 5, 1, 1] }, 760);
-    if (profiling) {
-      const kernels = (await gpu.stopProfile()).map((k) => k.kernel);
+    const kernels = await kernelsRun(gpu, async () => {
+      for (const [i, c] of FLAT_CASES.entries()) await checkForward('conv', c, 700 + 10 * i);
+      await checkForward('convT', { x: [2, 9, 2, 8], w: [9, 6, 1, 1], bias: true }, 740);
+      // conv2d's input gradient is the transposed 1x1 with 5 output channels, and back.
+      await checkGrads('conv', { x: [1, 5, 2, 4], w: [10, 5, 1, 1], bias: true }, 750);
+      await checkGrads('convT', { x: [1, 6, 1, 8], w: [6, 5, 1, 1] }, 760);
+    });
+    if (kernels) {
       const flat = gpu.hasSubgroupsOf(8);
       expect(kernels.includes('conv1x1.wgsl:main')).toBe(flat);
       expect(kernels.includes('conv.wgsl:main')).toBe(!flat);
