@@ -8,13 +8,10 @@
  * Keys ceiling_{fma_peak,fma_rolled,load_f32,load_vec4,load_shared_vec4} {ours, unit} and
  * peer_torch_{mm,conv3x3} {peer, unit}.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import type { Gpu, KernelSpec } from '@pfgmpp/tensor/node';
-
-const PYTHON = '/usr/bin/python3';
-const PEER = fileURLToPath(new URL('../peers/ceiling_torch.py', import.meta.url));
+import { runTorchPeer } from './peers/torch.ts';
+import { printTable } from './table.ts';
 
 /** Invocations per workgroup (the WG override) and workgroups: 256 keeps both CPU threads busy. */
 const WG = 64;
@@ -228,17 +225,10 @@ interface TorchFigures {
 
 /** PyTorch CPU figures in GFLOP/s, or the reason when Debian's python3-torch is missing. */
 function torchPeer(): TorchFigures | string {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return 'PyTorch is not installed (apt-get install python3-torch)';
-  }
-  const out = execFileSync(PYTHON, [PEER, JSON.stringify({ threads: 2, runs: 3 })], {
-    encoding: 'utf8',
-  });
-  const r = JSON.parse(out.trim().split('\n').pop() as string);
-  return { mm: r.mm_gflops, conv3x3: r.conv3x3_gflops };
+  const r = runTorchPeer('ceiling_torch.py', { threads: 2, runs: 3 });
+  return typeof r === 'string'
+    ? r
+    : { mm: r.mm_gflops as number, conv3x3: r.conv3x3_gflops as number };
 }
 
 export async function runCeilingSuite(gpu: Gpu, json: boolean): Promise<number> {
@@ -276,16 +266,7 @@ export async function runCeilingSuite(gpu: Gpu, json: boolean): Promise<number> 
   results.peer_torch_conv3x3 = { peer: conv, unit: 'GFLOP/s' };
   rows.push(['peer: torch.mm 1024x1024x1024', fmt(mm), 'GFLOP/s']);
   rows.push(['peer: conv2d 3x3 16x64x32x32 -> 64', fmt(conv), 'GFLOP/s']);
-  const widths = (rows[0] as string[]).map((_, i) =>
-    Math.max(...rows.map((r) => (r[i] as string).length)),
-  );
-  for (const r of rows)
-    console.log(
-      r
-        .map((v, i) => (i === 1 ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
-        .join('  ')
-        .trimEnd(),
-    );
+  printTable(rows, [0, 2]);
   // The bound: no kernel can multiply-add faster than the best register-only rate.
   const best = Math.max(
     results.ceiling_fma_peak?.ours as number,

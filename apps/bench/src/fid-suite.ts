@@ -4,14 +4,10 @@
  * against the same network in PyTorch on the CPU (Debian's python3-torch, 2 threads).
  * Keys fid_inception_{32,299}, unit img/s.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { convMacsPerImage, InceptionV3, prepareWeights, syntheticWeights } from '@pfgmpp/fid';
 import type { Gpu } from '@pfgmpp/tensor/node';
-
-const PYTHON = '/usr/bin/python3';
-const PEER = fileURLToPath(new URL('../peers/inception_torch.py', import.meta.url));
+import { runTorchPeer } from './peers/torch.ts';
+import { printTable } from './table.ts';
 
 interface FidCase {
   key: string;
@@ -52,15 +48,9 @@ async function ours(net: InceptionV3, c: FidCase): Promise<number> {
 }
 
 function torchPeer(c: FidCase): number | string {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return 'PyTorch is not installed (apt-get install python3-torch)';
-  }
   const cfg = { batch: c.batch, size: c.size, iters: c.iters, threads: 2 };
-  const out = execFileSync(PYTHON, [PEER, JSON.stringify(cfg)], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop() as string).img_s as number;
+  const r = runTorchPeer('inception_torch.py', cfg);
+  return typeof r === 'string' ? r : (r.img_s as number);
 }
 
 export async function runFidSuite(gpu: Gpu, json: boolean): Promise<number> {
@@ -89,15 +79,7 @@ export async function runFidSuite(gpu: Gpu, json: boolean): Promise<number> {
   }
   const peak = gpu.memory().peakBytes;
   net.dispose();
-  const widths = (rows[0] as string[]).map((_, i) =>
-    Math.max(...rows.map((r) => (r[i] as string).length)),
-  );
-  for (const r of rows)
-    console.log(
-      r
-        .map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number)))
-        .join('  '),
-    );
+  printTable(rows);
   console.log(`peak GPU memory: ${(peak / 2 ** 20).toFixed(0)} MiB`);
   if (json) console.log(JSON.stringify(results));
   return 0;

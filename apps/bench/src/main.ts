@@ -10,6 +10,7 @@ import { getDevice } from '@pfgmpp/tensor/node';
 import { runCeilingSuite } from './ceiling.ts';
 import { runFidSuite } from './fid-suite.ts';
 import { PROFILE_MODELS, runProfile } from './profile.ts';
+import { printTable } from './table.ts';
 import { runUnetSuite } from './unet-suite.ts';
 import {
   oursAttentionGflops,
@@ -192,11 +193,7 @@ async function main(argv: string[]): Promise<number> {
     rows.push([c.label, ours.toFixed(2), peer.toFixed(2), c.unit, `${(ours / peer).toFixed(2)}x`]);
     process.stderr.write(`  ${c.label} done\n`);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows)
-    console.log(
-      r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  '),
-    );
+  printTable(rows);
   await disposeTfjs();
   if (json) console.log(JSON.stringify(results));
   return 0;

@@ -1,5 +1,6 @@
 /** The `unet` suite's table and JSON (keys unet_{small,cifar}_{fwd,fwdbwd}, unit img/s). */
 import type { Gpu } from '@pfgmpp/tensor/node';
+import { printTable } from './table.ts';
 import { oursUnet, torchUnet, UNET_CONFIGS, type UnetFigures } from './unet.ts';
 
 export async function runUnetSuite(gpu: Gpu, json: boolean, only?: string): Promise<number> {
@@ -40,15 +41,7 @@ export async function runUnetSuite(gpu: Gpu, json: boolean, only?: string): Prom
       ]);
     }
   }
-  const widths = (rows[0] as string[]).map((_, i) =>
-    Math.max(...rows.map((r) => (r[i] as string).length)),
-  );
-  for (const r of rows)
-    console.log(
-      r
-        .map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number)))
-        .join('  '),
-    );
+  printTable(rows);
   if (json) console.log(JSON.stringify(results));
   return 0;
 }

@@ -3,9 +3,6 @@
  * ours on the adapter against PyTorch CPU (Debian's python3-torch, 2 threads) running the same
  * architecture in the same run (peers/unet_torch.py). Peak GPU bytes come from the pool.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { buildPrecond, type Precond, type PrecondKwargs } from '@pfgmpp/nn';
 import {
   backward,
@@ -19,6 +16,7 @@ import {
   sub,
   type Tensor,
 } from '@pfgmpp/tensor/node';
+import { runTorchPeer } from './peers/torch.ts';
 
 export interface UnetBenchConfig {
   label: string;
@@ -129,22 +127,15 @@ export async function oursUnet(gpu: Gpu, c: UnetBenchConfig): Promise<UnetFigure
   return { fwd: f, fwdbwd: fb, params: net.parameterCount(), peakBytes };
 }
 
-const PYTHON = '/usr/bin/python3';
-const PEER = fileURLToPath(new URL('../peers/unet_torch.py', import.meta.url));
-
-/** PyTorch CPU figures, or null (with the reason) when Debian's python3-torch is missing. */
+/** PyTorch CPU figures, or the reason when Debian's python3-torch is missing. */
 export function torchUnet(c: UnetBenchConfig): UnetFigures | string {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return 'PyTorch is not installed (apt-get install python3-torch)';
-  }
-  const out = execFileSync(
-    PYTHON,
-    [PEER, JSON.stringify({ ...c.kwargs, batch: c.batch, iters: c.iters, threads: 2 })],
-    { encoding: 'utf8' },
-  );
-  const r = JSON.parse(out.trim().split('\n').pop() as string);
-  return { fwd: r.fwd, fwdbwd: r.fwdbwd, params: r.params, peakBytes: Number.NaN };
+  const cfg = { ...c.kwargs, batch: c.batch, iters: c.iters, threads: 2 };
+  const r = runTorchPeer('unet_torch.py', cfg);
+  if (typeof r === 'string') return r;
+  return {
+    fwd: r.fwd as number,
+    fwdbwd: r.fwdbwd as number,
+    params: r.params as number,
+    peakBytes: Number.NaN,
+  };
 }
