@@ -5,16 +5,22 @@
  * `setGpuProvider` (done by `@pfgmpp/tensor/node`), so this module imports nothing from Node.
  */
 import { GpuError } from './errors.ts';
-import { Gpu } from './gpu.ts';
+import { Gpu, type HostPause } from './gpu.ts';
 
 type GpuProvider = () => GPU | Promise<GPU>;
 
 let provider: GpuProvider | undefined;
+let hostPause: HostPause | undefined;
 let current: Promise<Gpu> | undefined;
 
-/** Registers where `getDevice()` finds the WebGPU entry point (Node's Dawn bindings). */
-export function setGpuProvider(p: GpuProvider): void {
+/**
+ * Registers where `getDevice()` finds the WebGPU entry point (Node's Dawn bindings) and, where
+ * the implementation polls in a busy loop while its promises are pending, how a device waits
+ * without spinning (see Gpu.settle).
+ */
+export function setGpuProvider(p: GpuProvider, pause?: HostPause): void {
   provider = p;
+  hostPause = pause;
 }
 
 /** Optional features used when the adapter has them. */
@@ -81,7 +87,7 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  const result = new Gpu(device, adapter.info);
+  const result = new Gpu(device, adapter.info, hostPause);
   await result.probeSubgroupLanes();
   return result;
 }
