@@ -408,10 +408,12 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   });
 
   // conv3x3_same.wgsl: stride 1, padding 1, rows of 4, 8, 16 or 32 pixels (lanes share the
-  // window edges through subgroup shuffles; rows past the image are zeros).
+  // window edges through subgroup shuffles; rows past the image are zeros). Even heights take
+  // two output rows per lane (TALL 2, 8-channel tiles), odd ones one (TALL 1, 8 or 16).
   const SAME_CASES: Case[] = [
-    { x: [2, 5, 6, 32], w: [19, 5, 3, 3], padding: 1, bias: true }, // 16-row tiles, 2 tiles
+    { x: [2, 5, 6, 32], w: [19, 5, 3, 3], padding: 1, bias: true }, // TALL 2, 3 tiles
     { x: [3, 4, 5, 4], w: [7, 4, 3, 3], padding: 1 }, // 15 quads: a partial block of 8 lanes
+    { x: [1, 3, 5, 8], w: [18, 3, 3, 3], padding: 1, bias: true }, // TALL 1, 16-row tiles
     { x: [1, 6, 3, 8], w: [12, 3, 3, 3], padding: 1, groups: 2, bias: true }, // groups
     { x: [2, 3, 16, 16], w: [4, 3, 3, 3], padding: 1 }, // 4 quads per row
     { x: [1, 2, 1, 8], w: [3, 2, 3, 3], padding: 1, bias: true }, // height 1: no row above/below
@@ -484,6 +486,17 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
   it('the same-size 3x3 kernels fold more than 65,535 workgroups (70,000 depthwise channels)', async () => {
     // One workgroup per channel in conv3x3_same.wgsl and in conv3x3_same_wgrad.wgsl.
     const C = 70_000;
+    // Two rows: one workgroup per channel with two output rows per lane (TALL 2) too.
+    const X2 = randomNd([1, C, 2, 4], 16);
+    const W2 = randomNd([C, 1, 3, 3], 17);
+    const y2 = scope(() => conv2d(toGpu(X2), toGpu(W2), null, { padding: 1, groups: C }));
+    expectClose(
+      await y2.read(),
+      f32(conv2dRef(X2, W2, null, { padding: 1, groups: C }).data),
+      convTol(6),
+      'depthwise 70,000 channels, 2 rows',
+    );
+    y2.dispose();
     const X = randomNd([1, C, 1, 4], 13);
     const W = randomNd([C, 1, 3, 3], 14);
     const G = uniformValues(C * 4, -1, 1, 15);

@@ -374,11 +374,14 @@ function correlateSame3x3(
   const [N, cTotal, H, W] = x.shape as unknown as [number, number, number, number];
   const gpu = x.gpu;
   if (!same3x3Fits(gpu, W, true)) return null;
-  const rows = mg >= 9 ? 16 : 8;
+  // Two output rows per lane where the height is even (1.0-1.2x faster than one row with
+  // 16-channel tiles on lavapipe, measured on the UNet's shapes); else one.
+  const tall = H % 2 === 0 ? 2 : 1;
+  const rows = tall === 2 ? 8 : mg >= 9 ? 16 : 8;
   const cg = cTotal / groups;
   const y = Tensor.empty(gpu, [N, groups * mg, H, W]);
   const lpr = W / 4;
-  const quads = N * H * lpr;
+  const quads = N * (H / tall) * lpr;
   if (quads === 0 || mg === 0) return y;
   const mTiles = Math.ceil(mg / rows);
   const tiles = groups * mTiles;
@@ -413,7 +416,7 @@ function correlateSame3x3(
   ]);
   gpu.dispatch(
     { ...K.conv3x3Same, workgroupSize: LANES },
-    { ROWS: rows },
+    { ROWS: rows, TALL: tall },
     [x.buffer, packed.buffer, bias ? bias.buffer : gpu.dummy, y.buffer],
     params,
     tiles * laneGroups,
