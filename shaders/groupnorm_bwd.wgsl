@@ -3,8 +3,8 @@
 // With xhat = (x - mean) * rstd, z = xhat * w[c] + b[c], y = z or silu(z), and dz = dy or
 // dy * silu'(z) (silu'(z) = s * (1 + z * (1 - s)), s = sigmoid(z), z recomputed from x):
 // sums / sums4: invocation per plane (n, c) writes s1[plane] = sum_hw dz and
-//   s2[plane] = sum_hw dz * xhat. The host turns them into db = sum_n s1, dw = sum_n s2 and
-//   per group row A = sum_{c in g} w[c] s1, B = sum_{c in g} w[c] s2 (tiny ops).
+//   s2[plane] = sum_hw dz * xhat. groupnorm_coef.wgsl turns them into db = sum_n s1,
+//   dw = sum_n s2 and per group row A = sum_{c in g} w[c] s1, B = sum_{c in g} w[c] s2.
 //   Bindings: 0 x, 1 dy, 2 stats [N*G, 2], 3 w, 4 b (read); 5 s1 [N*C], 6 s2 [N*C]
 //   (read_write); 7 p (uniform).
 // dx / dx4: dx = rstd * (dz * w[c] - A/k - xhat * B/k) (k = C/G*H*W), one run of RUN items

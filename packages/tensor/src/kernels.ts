@@ -164,6 +164,15 @@ export const K = {
     64,
     'sums4',
   ),
+  gnCoef: kernel('groupnorm_coef.wgsl', [
+    'read',
+    'read',
+    'read',
+    'write',
+    'write',
+    'write',
+    'uniform',
+  ]),
   gnDx: kernel('groupnorm_bwd.wgsl', [
     'read',
     'read',

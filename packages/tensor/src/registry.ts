@@ -298,7 +298,7 @@ const otherRows: OpRow[] = [
       'groupnorm_stats.wgsl:partial(4)+merge, groupnorm.wgsl:main(4) SILU=0|1 (fused normalise, affine, SiLU)',
     reference: 'groupNormRef',
     backward:
-      'groupnorm_bwd.wgsl:sums(4) (per-plane sums), sum/mul/concat on [N, C] for dw, db and group coefficients, groupnorm_bwd.wgsl:main(4) for dx',
+      'groupnorm_bwd.wgsl:sums(4) (per-plane sums), groupnorm_coef.wgsl (dw, db and group coefficients; reference groupNormCoefRef), groupnorm_bwd.wgsl:main(4) for dx',
     domain: '[-2, 2] + offset, NaN',
     tol: { atol: 2e-5, rtol: 1e-5 },
   },

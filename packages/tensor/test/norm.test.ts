@@ -6,9 +6,11 @@
  * multiple of 4, groups = 1 and groups = C, a large mean (cancellation), chunked statistics,
  * NaN.
  */
+import * as T from '@pfgmpp/tensor/node';
 import {
   add,
   groupNorm,
+  KERNELS,
   mean,
   mul,
   reshape,
@@ -20,7 +22,7 @@ import {
   tensor,
   variance,
 } from '@pfgmpp/tensor/node';
-import { groupNormRef, type NDArray } from '@pfgmpp/tensor/reference';
+import { groupNormCoefRef, groupNormRef, type NDArray } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
   f32,
@@ -148,6 +150,65 @@ describe.skipIf(GPU_SKIP_REASON)('groupNorm', () => {
       ['dx', 'dw', 'db'].forEach((name, k) => {
         expectClose(got[k]!, viaOps[k]!, { atol: 2e-4, rtol: 1e-4 }, `${label(c)} ${name}`);
       });
+    }
+  });
+
+  it('the coefficient pass (groupnorm_coef.wgsl) matches its reference: odd sizes, NaN, > 65,535 workgroups', async () => {
+    const gpu = await testGpu();
+    // Dispatches the kernel as groupNorm's backward does, on given per-plane sums.
+    const run = async (
+      s1: Float32Array,
+      s2: Float32Array,
+      w: Float32Array,
+      N: number,
+      G: number,
+      k: number,
+    ) => {
+      const C = w.length;
+      const ab = T.zeros([2 * N * G]);
+      const db = T.zeros([C]);
+      const dw = T.zeros([C]);
+      const ins = [tensor(s1, [N * C]), tensor(s2, [N * C]), tensor(w, [C])];
+      const params = new DataView(new ArrayBuffer(32));
+      [N, C, G, C / G].forEach((v, i) => params.setUint32(4 * i, v, true));
+      params.setFloat32(16, 1 / k, true);
+      gpu.dispatch(
+        KERNELS.gnCoef,
+        {},
+        [...ins.map((t) => t.buffer), ab.buffer, db.buffer, dw.buffer],
+        params,
+        Math.ceil((N * G + C) / 64),
+      );
+      const out = { ab: await ab.read(), db: await db.read(), dw: await dw.read() };
+      for (const t of [...ins, ab, db, dw]) t.dispose();
+      return out;
+    };
+    const cases = [
+      { N: 3, C: 6, G: 3, k: 10 }, // odd sizes
+      { N: 1, C: 1, G: 1, k: 1 }, // size 1
+      { N: 5, C: 7, G: 7, k: 9 }, // groups = C
+      { N: 2, C: 12, G: 1, k: 48 }, // one group
+      { N: 1, C: 2_100_000, G: 2_100_000, k: 4 }, // 4.2M invocations: 65,625 workgroups
+    ];
+    for (const [i, c] of cases.entries()) {
+      const s1 = f32(uniformValues(c.N * c.C, -3, 3, 1000 + i));
+      const s2 = f32(uniformValues(c.N * c.C, -3, 3, 1100 + i));
+      const w = f32(uniformValues(c.C, 0.5, 1.5, 1200 + i));
+      if (i === 0) s1[1 * c.C + 2] = Number.NaN; // image 1, channel 2 (group 1)
+      const got = await run(s1, s2, w, c.N, c.G, c.k);
+      const want = groupNormCoefRef(s1, s2, w, c);
+      // Sums of at most max(N, C/G) float32 products of O(1) values.
+      const tol = { atol: 1e-5 * Math.max(c.N, c.C / c.G), rtol: 1e-6 };
+      expectClose(got.ab, f32(want.ab), tol, `ab ${JSON.stringify(c)}`);
+      expectClose(got.db, f32(want.db), tol, `db ${JSON.stringify(c)}`);
+      expectClose(got.dw, f32(want.dw), tol, `dw ${JSON.stringify(c)}`);
+      if (i === 0) {
+        // The NaN reaches its own group row's A (image 1, group 1) and its channel's db only.
+        expect(Array.from(got.ab).map(Number.isNaN)).toEqual(Array.from(want.ab).map(Number.isNaN));
+        expect(got.ab.filter(Number.isNaN).length).toBe(1);
+        expect(got.db.filter(Number.isNaN).length).toBe(1);
+        expect(got.dw.some(Number.isNaN)).toBe(false);
+      }
     }
   });
 

@@ -5,16 +5,14 @@
  * - forward: groupnorm_stats.wgsl partial + merge (per-(image, group) mean and rstd from
  *   chunked two-pass sums merged pairwise), then groupnorm.wgsl (normalise, affine, SiLU in
  *   one vec4 pass);
- * - backward: groupnorm_bwd.wgsl sums (per-plane sums of dz and dz*xhat), tiny ops on [N, C]
- *   for dw, db and the per-group coefficients, then groupnorm_bwd.wgsl main (dx).
+ * - backward: groupnorm_bwd.wgsl sums (per-plane sums of dz and dz*xhat), groupnorm_coef.wgsl
+ *   (dw, db and the per-group coefficients in one small pass), then groupnorm_bwd.wgsl main
+ *   (dx).
  */
 import { needsGrad, record, save } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { mul } from './elementwise.ts';
-import { concat } from './layout.ts';
-import { sum } from './reduce.ts';
 import { gpuOf, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
 
 export interface GroupNormOptions {
@@ -144,13 +142,19 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
           plan.params,
           workgroupsFor(N * C),
         );
-        const db = sum(s1.view([N, C]), 0);
-        const dw = sum(s2.view([N, C]), 0);
-        // Per group row: A/k = sum_{c in g} w[c] s1 / k, B/k likewise with s2.
-        const wg = ws.view([1, G, geo.cg]);
-        const coef = (s: Tensor) =>
-          mul(sum(mul(s.view([N, G, geo.cg]), wg), 2), 1 / geo.k).view([N * G]);
-        const ab = concat([coef(s1), coef(s2)], 0);
+        // db, dw, and per group row A/k = sum_{c in g} w[c] s1 / k, B/k likewise with s2.
+        const ab = Tensor.empty(gpu, [2 * N * G]);
+        const db = Tensor.empty(gpu, [C]);
+        const dw = Tensor.empty(gpu, [C]);
+        gpu.dispatch(
+          K.gnCoef,
+          {},
+          [s1.buffer, s2.buffer, ws.buffer, ab.buffer, db.buffer, dw.buffer],
+          uniformBlock([N, C, G, geo.cg, { f: 1 / geo.k }, 0, 0, 0]),
+          workgroupsFor(N * G + C),
+        );
+        s1.dispose();
+        s2.dispose();
         const dx = Tensor.empty(gpu, x.shape);
         gpu.dispatch(
           plan.vec ? K.gnDx4 : K.gnDx,
@@ -159,6 +163,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
           plan.params,
           plan.workgroups,
         );
+        ab.dispose();
         return [dx, dw, db];
       },
       saved,

@@ -46,3 +46,34 @@ export function groupNormRef(
   }
   return { shape: [...x.shape], data: out };
 }
+
+/**
+ * The middle step of GroupNorm's backward (groupnorm_coef.wgsl): from per-plane sums
+ * s1[n, c] = sum_hw dz and s2[n, c] = sum_hw dz * xhat, the per-(image, group) coefficients
+ * ab = [A/k, B/k] with A = sum_{c in g} w[c] s1[n, c] (B with s2), and the parameter gradients
+ * db[c] = sum_n s1[n, c], dw[c] = sum_n s2[n, c]. Float64.
+ */
+export function groupNormCoefRef(
+  s1: ArrayLike<number>,
+  s2: ArrayLike<number>,
+  w: ArrayLike<number>,
+  geo: { N: number; C: number; G: number; k: number },
+): { ab: Float64Array; db: Float64Array; dw: Float64Array } {
+  const { N, C, G, k } = geo;
+  const cg = C / G;
+  const ab = new Float64Array(2 * N * G);
+  const db = new Float64Array(C);
+  const dw = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const row = n * G + Math.floor(c / cg);
+      const a = s1[n * C + c] as number;
+      const b = s2[n * C + c] as number;
+      ab[row] = (ab[row] as number) + ((w[c] as number) * a) / k;
+      ab[N * G + row] = (ab[N * G + row] as number) + ((w[c] as number) * b) / k;
+      db[c] = (db[c] as number) + a;
+      dw[c] = (dw[c] as number) + b;
+    }
+  }
+  return { ab, db, dw };
+}
