@@ -431,9 +431,11 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       for (const [i, c] of SAME_CASES.entries()) await checkForward('conv', c, 400 + 10 * i);
       for (const [i, c] of SAME_T_CASES.entries()) await checkForward('convT', c, 500 + 10 * i);
       // Input gradients are same-size 3x3 correlations with the flipped kernel; weight gradients
-      // take conv3x3_same_wgrad.wgsl (tiles of 8 channels, lanes over (c, i)).
-      await checkGrads('conv', SAME_CASES[1]!, 600);
-      await checkGrads('conv', SAME_CASES[2]!, 610);
+      // take conv3x3_same_wgrad.wgsl (tiles of 8 channels of the output gradient where there
+      // are at most 8, else 16; lanes over (c, i)).
+      await checkGrads('conv', SAME_CASES[1]!, 600); // 7 channels: one 8-tile
+      await checkGrads('conv', SAME_CASES[2]!, 605); // 18: a full and a partial 16-tile
+      await checkGrads('conv', SAME_CASES[3]!, 610); // groups
       await checkGrads('convT', SAME_T_CASES[1]!, 620);
       await checkGrads('conv', { x: [1, 3, 2, 32], w: [10, 3, 3, 3], padding: 1, bias: true }, 630);
       await checkGrads('conv', { x: [2, 2, 3, 16], w: [3, 2, 3, 3], padding: 1 }, 640);

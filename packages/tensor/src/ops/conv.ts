@@ -746,7 +746,10 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   const lanes = K.conv3x3SameWgrad.workgroupSize;
   const items = bg * 3;
   const laneGroups = Math.ceil(items / lanes);
-  const aTiles = Math.ceil(ag / 8);
+  // 16 channels of a per workgroup where there are more than 8 (1.06-1.24x faster than 8 on
+  // the UNet's shapes on lavapipe: each vec4 of b serves twice the multiply-adds).
+  const kt = ag > 8 ? 16 : 8;
+  const aTiles = Math.ceil(ag / kt);
   const tiles = groups * aTiles;
   const rowsTotal = N * H;
   const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, W, tiles * laneGroups);
@@ -767,7 +770,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   ]);
   gpu.dispatch(
     K.conv3x3SameWgrad,
-    { LPR: W / 4 },
+    { LPR: W / 4, KT: kt },
     [a.buffer, b.buffer, partial.buffer],
     params,
     realChunks * tiles * laneGroups,
