@@ -13,8 +13,12 @@ import { KernelProfiler, type KernelTime } from './profiler.ts';
 
 /** Bytes reserved per dispatch in the uniform area (minUniformBufferOffsetAlignment). */
 const UNIFORM_SLOT = 256;
-/** Dispatches per batch before it is submitted regardless. */
-const MAX_BATCH_DISPATCHES = 1024;
+/**
+ * Dispatches per batch before it is submitted regardless. Small enough that the device starts
+ * on a step while the host is still recording it: with one read per step (the trainer's loop),
+ * 128 instead of 1,024 made the UNet training step 5-10% faster on lavapipe.
+ */
+const MAX_BATCH_DISPATCHES = 128;
 
 interface PipelineEntry {
   pipeline: GPUComputePipeline;

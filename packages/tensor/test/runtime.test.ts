@@ -230,6 +230,23 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     y.dispose();
   });
 
+  it('submits a long batch in parts of at most 128 dispatches, so the device starts early', async () => {
+    await gpu.sync();
+    const submits = gpu.counters.submits;
+    const dispatches = gpu.counters.dispatches;
+    const y = scope(() => {
+      let t = T.full([100], 0);
+      for (let i = 0; i < 300; i++) t = T.affine(t, 1, 1);
+      return t;
+    });
+    const queued = gpu.counters.dispatches - dispatches;
+    expect(queued).toBeGreaterThanOrEqual(300);
+    // Submitted while recording: every full part of 128, before any read.
+    expect(gpu.counters.submits - submits).toBe(Math.floor(queued / 128));
+    expect((await y.read())[99]).toBe(300);
+    y.dispose();
+  });
+
   // Dawn's Node bindings poll from a setImmediate loop while a promise of theirs is pending;
   // awaited directly, sync() kept this thread at 70-80% of a core for the whole wait.
   it.skipIf(!existsSync(`/proc/self/task/${process.pid}/stat`))(
