@@ -17,6 +17,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { getDevice } from '@pfgmpp/tensor/node';
+
+/**
+ * Awaits a promise of Dawn (tfjs's queue or readback) the way our own waits do (Gpu.settle):
+ * Dawn's Node bindings otherwise spin the main thread while it is pending, which on a software
+ * adapter takes a core from the kernels and would slow the peer for a reason not its own.
+ */
+async function settled<T>(promise: Promise<T>): Promise<T> {
+  return (await getDevice()).settle(promise);
+}
 
 export interface InitTfjsOptions {
   /**
@@ -141,7 +151,7 @@ export function tfjsDevice(): GPUDevice {
 
 /**
  * How the end of a timed loop is synchronised with the GPU:
- *  - 'queue': submit tfjs' pending (batched) commands, then `await queue.onSubmittedWorkDone()`.
+ *  - 'queue': submit tfjs' pending (batched) commands, then wait for `queue.onSubmittedWorkDone()`.
  *  - 'readback': `await last.data()`, i.e. copy the last result to a staging buffer and map it
  *    (includes one result-sized readback in the timed region).
  */
@@ -155,12 +165,12 @@ async function flushAndWait(): Promise<void> {
   backend.ensureCommandEncoderReady();
   backend.endComputePassEncoder();
   backend.submitQueue();
-  await backend.queue.onSubmittedWorkDone();
+  await settled(backend.queue.onSubmittedWorkDone());
 }
 
 async function syncGpu(last: tf.Tensor, mode: SyncMode): Promise<void> {
   if (mode === 'readback') {
-    await last.data();
+    await settled(last.data());
   } else {
     await flushAndWait();
   }
@@ -191,7 +201,7 @@ async function timeOp(op: () => tf.Tensor, t: TimingOpts): Promise<number> {
     const out = op();
     if (i === warmup - 1) {
       // Real readback once: makes sure the work is done and the result is finite.
-      const values = await out.data();
+      const values = await settled(out.data());
       const first = values[0];
       if (first === undefined || !Number.isFinite(first)) {
         out.dispose();
