@@ -310,15 +310,15 @@ export class Gpu {
    * Node bindings poll the device from a setImmediate loop for as long as any of their
    * promises is pending: a whole core spinning through every wait, which on a software adapter
    * (lavapipe) is a core taken from the threads running the kernels (measured: the UNet
-   * training step 1.3-1.5x slower on 2 cores). With a host pause the loop runs once per pause
+   * training step about 1.5x slower on 2 cores). With a host pause the loop runs once per pause
    * (at most 1 ms, so a finished wait is seen within about 1 ms) and the thread sleeps between.
    */
   async settle<T>(promise: Promise<T>): Promise<T> {
     const pause = this.hostPause;
     if (!pause) return promise;
     let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-    // Never rejects, so no rejection sits unhandled while the loop pauses.
-    const settled = promise.then(
+    // Handles both outcomes, so no rejection sits unhandled while the loop pauses.
+    void promise.then(
       (value) => {
         outcome = { ok: true, value };
       },
@@ -329,7 +329,6 @@ export class Gpu {
     for (let i = 0; outcome === undefined; i++) {
       await pause(POLL_PAUSES_MS[i] ?? POLL_PAUSE_MAX_MS);
     }
-    await settled;
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }
