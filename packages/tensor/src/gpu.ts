@@ -35,8 +35,11 @@ interface PipelineEntry {
  */
 export type HostPause = (ms: number) => Promise<void>;
 
-/** Pauses (ms) between polls while awaiting the device: short first, for quick work. */
-const POLL_PAUSES_MS = [0, 0.05, 0.1, 0.2, 0.5];
+/**
+ * The pause between polls while awaiting the device: a tenth of the time waited so far (so a
+ * short wait, on a fast GPU, overshoots by at most about 10%), at most 1 ms.
+ */
+const POLL_PAUSE_SHARE = 0.1;
 const POLL_PAUSE_MAX_MS = 1;
 
 export interface GpuCounters {
@@ -311,7 +314,7 @@ export class Gpu {
    * promises is pending: a whole core spinning through every wait, which on a software adapter
    * (lavapipe) is a core taken from the threads running the kernels (measured: the UNet
    * training step about 1.5x slower on 2 cores). With a host pause the loop runs once per pause
-   * (at most 1 ms, so a finished wait is seen within about 1 ms) and the thread sleeps between.
+   * (a tenth of the time waited so far, at most 1 ms) and the thread sleeps between.
    */
   async settle<T>(promise: Promise<T>): Promise<T> {
     const pause = this.hostPause;
@@ -326,8 +329,9 @@ export class Gpu {
         outcome = { ok: false, error };
       },
     );
-    for (let i = 0; outcome === undefined; i++) {
-      await pause(POLL_PAUSES_MS[i] ?? POLL_PAUSE_MAX_MS);
+    const start = performance.now();
+    while (outcome === undefined) {
+      await pause(Math.min(POLL_PAUSE_MAX_MS, (performance.now() - start) * POLL_PAUSE_SHARE));
     }
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
