@@ -21,8 +21,8 @@
 //   With TALL 2 (even heights) a lane owns the same quad in two output rows: 4 vec4 loads of x
 //   and 3 of weights feed 576, each broadcast weight serving both rows. Per lane that is 64
 //   accumulators either way, more than lavapipe's 32 vector registers; unrolling the channel
-//   loop made it slower (0.65-0.84x): the loop body (about 27 KB of machine code) already
-//   nearly fills the CPU's instruction cache.
+//   loop made it slower (0.65-0.84x): the loop body (about 27 KB of machine code on lavapipe)
+//   already nearly fills a core's 32 KiB instruction cache.
 // Lanes: blocks of 8 consecutive invocations are 8 consecutive quads, and a row of lpr quads
 //   (lpr divides 8) never straddles two blocks; needs subgroups of at least 8 whose lanes
 //   follow local_invocation_index (lane = lid % size), which WebGPU does not promise: the host
