@@ -537,6 +537,11 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     { x: [2, 5, 3, 4], w: [19, 5, 1, 1], bias: true }, // tiles of 16, 6 quads (a partial block)
     { x: [1, 6, 4, 4], w: [12, 3, 1, 1], groups: 2 }, // tiles of 8, groups
     { x: [1, 7, 1, 4], w: [9, 7, 1, 1], bias: true }, // one quad
+    // Tiles of 32 (24 or more channels): a full and a partial tile; 7 input channels are one
+    // trip of 4 and one of 3 (the 4th reads zeros).
+    { x: [2, 7, 2, 6], w: [37, 7, 1, 1], bias: true },
+    { x: [1, 4, 1, 4], w: [32, 4, 1, 1] }, // exactly one trip, one tile
+    { x: [1, 2, 3, 4], w: [48, 1, 1, 1], groups: 2 }, // one input channel per group
   ];
   it('the flat 1x1 kernel matches the reference, with gradients, NaN and 66,000 groups', async () => {
     const kernels = await kernelsRun(gpu, async () => {
@@ -545,6 +550,8 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       // conv2d's input gradient is the transposed 1x1 with 5 output channels, and back.
       await checkGrads('conv', { x: [1, 5, 2, 4], w: [10, 5, 1, 1], bias: true }, 750);
       await checkGrads('convT', { x: [1, 6, 1, 8], w: [6, 5, 1, 1] }, 760);
+      // 26 input channels: conv2d's input gradient takes a tile of 32 with a partial last trip.
+      await checkGrads('conv', { x: [1, 26, 1, 4], w: [6, 26, 1, 1] }, 765);
     });
     if (kernels) {
       const flat = gpu.hasSubgroupsOf(8);
@@ -560,6 +567,18 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     expect(v.filter(Number.isNaN).length).toBe(6);
     expectClose(v, f32(conv2dRef(X, W, null).data), convTol(3), 'NaN (flat 1x1)');
     y.dispose();
+    // Tiles of 32 and 5 channels per group: group 0's last trip reads past its channels into
+    // group 1's, which hold an Inf in x and in weights; those reads must be zeros, not Inf * 0.
+    const XI = randomNd([1, 10, 1, 8], 774);
+    XI.data[5 * 8 + 3] = Number.POSITIVE_INFINITY;
+    const WI = randomNd([48, 5, 1, 1], 775);
+    WI.data[(24 + 2) * 5] = Number.NEGATIVE_INFINITY; // read as channel 5 of group 0
+    WI.data[(24 + 2) * 5 + 2] = Number.NEGATIVE_INFINITY; // ... and as its channel 7
+    const yi = scope(() => conv2d(toGpu(XI), toGpu(WI), null, { groups: 2 }));
+    const vi = await yi.read();
+    expect(vi.slice(0, 24 * 8).every(Number.isFinite)).toBe(true);
+    expectClose(vi, f32(conv2dRef(XI, WI, null, { groups: 2 }).data), convTol(5), 'Inf (flat 1x1)');
+    yi.dispose();
     // 66,000 groups of 5 output channels: one workgroup each, folded past 65,535.
     const G = 66_000;
     const XG = randomNd([1, G, 1, 4], 772);

@@ -226,7 +226,9 @@ function correlate1x1(c: Correlation): boolean {
     c.ow % 4 === 0;
   const gpu = c.y.gpu;
   if (!flat || c.mg < 5 || !useSubgroups(gpu)) return false;
-  const rows = c.mg >= 9 ? 16 : 8;
+  // 32-channel tiles from 24 channels on (a quarter of a tile idle at worst): each vec4 of x
+  // then feeds twice the multiply-adds of a 16-channel tile.
+  const rows = c.mg >= 24 ? 32 : c.mg >= 9 ? 16 : 8;
   const p4 = c.ow / 4;
   const quads = N * p4;
   if (quads === 0) return true;
