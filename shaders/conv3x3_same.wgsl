@@ -5,10 +5,14 @@
 // Bindings: 0 x: array<vec4<f32>> (read) [N, c_total, h, w], not padded (w = 4 * lpr);
 //   1 bw: array<vec4<f32>> (read) [groups, m_tiles, cg, ROWS, 3], weights packed by
 //   conv_pack.wgsl (LAYOUT 1: the 9 taps of one channel pair in 3 vec4, the last 3 slots and
-//   channels past mg are zeros); 2 bias: array<f32> (read) [y_c] (read only if has_bias);
-//   3 y: array<vec4<f32>> (read_write) [N, y_c, h, w]; 4 p: Params (uniform).
-// y[n, g*mg + m, oy, ox] = bias + sum_{c < cg, i < 3, j < 3}
-//   wt[g, m, c, i, j] * x[n, g*cg + c, oy + i - 1, ox + j - 1] (0 outside the image).
+//   channels past mg are zeros); 2 bias: array<f32> (read) [y_c]; 3 shift: array<f32> (read)
+//   [N, y_c]; 4 res: array<vec4<f32>> (read) [N, y_c, h, w] (each read only when its flag is
+//   set); 5 y: array<vec4<f32>> (read_write) [N, y_c, h, w]; 6 p: Params (uniform).
+// y[n, co, oy, ox] = ((conv + bias[co]) + shift[n, co] + res[n, co, oy, ox]) * scale, with
+//   conv = sum_{c < cg, i < 3, j < 3} wt[g, m, c, i, j] * x[n, g*cg + c, oy + i - 1, ox + j - 1]
+//   (0 outside the image) for co = g*mg + m: the epilogue of EDM's UNetBlock (the embedding
+//   added after conv0, the residual added and scaled after conv1) in the store, instead of a
+//   pass of its own over y.
 // Why a kernel of its own: on lavapipe every load whose address is not a constant is a
 //   bounds-checked loop over the lanes, 25 or more times the cost of a multiply-add, and a
 //   vec4 load costs 1.6-2 scalar ones for 4 values. Here a lane owns 4 adjacent output pixels and
@@ -46,17 +50,20 @@ override ROWS: u32 = 8u;
 // broadcasts feed 576 multiply-adds (TALL 1, ROWS 16: 3 + 6 loads, 144 broadcasts).
 override TALL: u32 = 1u;
 
+// flags: bit 0 bias, bit 1 shift, bit 2 res.
 struct Params {
   quads: u32, lpr: u32, h: u32, cg: u32,
   c_total: u32, mg: u32, m_tiles: u32, lane_groups: u32,
-  y_c: u32, has_bias: u32, tiles: u32, _p0: u32,
+  y_c: u32, flags: u32, tiles: u32, scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> bw: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> shift: array<f32>;
+@group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> p: Params;
 
 var<private> acc0: vec4<f32>;
 var<private> acc1: vec4<f32>;
@@ -103,15 +110,19 @@ fn windows(v: vec4<f32>, left_lane: u32, right_lane: u32, has_left: bool,
   return Windows(vec4<f32>(l, v.xyz), v, vec4<f32>(v.yzw, r));
 }
 
-// Writes row r of the tile (channel m0 + r) for this lane's quad at vec4 index `at` of
-// channel 0 of the group.
-fn store(r: u32, a: vec4<f32>, m0: u32, g: u32, at: u32, plane4: u32) {
+// Writes row r of the tile (channel m0 + r) of image n for this lane's quad at vec4 index `at`
+// of channel 0, through the epilogue (in the order of the unfused ops).
+fn store(r: u32, a: vec4<f32>, m0: u32, g: u32, n: u32, at: u32, plane4: u32) {
   let m = m0 + r;
   if (m >= p.mg) { return; }
   let co = g * p.mg + m;
+  let o = at + co * plane4;
   var b = 0.0;
-  if (p.has_bias != 0u) { b = bias[co]; }
-  y[at + co * plane4] = a + vec4<f32>(b);
+  if ((p.flags & 1u) != 0u) { b = bias[co]; }
+  var v = a + vec4<f32>(b);
+  if ((p.flags & 2u) != 0u) { v += vec4<f32>(shift[n * p.y_c + co]); }
+  if ((p.flags & 4u) != 0u) { v += res[o]; }
+  y[o] = v * p.scale;
 }
 
 @compute @workgroup_size(WG)
@@ -220,14 +231,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (u0 >= p.quads) { return; }
   let at = n * p.y_c * plane4 + oy * p.lpr + q;
   // Stored from a loop (one store site, not ROWS): keeps the compiled shader small.
-  let res = array<vec4<f32>, 16>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9,
+  let sums = array<vec4<f32>, 16>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8, acc9,
     acc10, acc11, acc12, acc13, acc14, acc15);
   for (var k = 0u; k < ROWS; k++) {
-    store(k, res[k], m0, g, at, plane4);
+    store(k, sums[k], m0, g, n, at, plane4);
   }
   if (TALL == 2u) {
     for (var k = 0u; k < 8u; k++) {
-      store(k, res[8u + k], m0, g, at + p.lpr, plane4);
+      store(k, sums[8u + k], m0, g, n, at + p.lpr, plane4);
     }
   }
 }

@@ -5,6 +5,7 @@
 import {
   add,
   broadcastTo,
+  type Conv2dEpilogue,
   concat,
   conv2d,
   convTranspose2d,
@@ -142,7 +143,12 @@ export class Conv2d extends Module {
     return t;
   }
 
-  forward(x: Tensor): Tensor {
+  /**
+   * x [N, Cin, H, W] -> [N, Cout, H', W']. `epilogue` (shift [N, Cout], residual, scale) is
+   * applied to the output as conv2d's fused epilogue: y = ((conv + bias) + shift + residual) *
+   * scale.
+   */
+  forward(x: Tensor, epilogue: Conv2dEpilogue = {}): Tensor {
     if (x.rank !== 4 || dim(x, 1) !== this.inChannels) {
       throw new NnError(
         `Conv2d(${this.inChannels}->${this.outChannels}): input [${x.shape.join(', ')}]`,
@@ -160,13 +166,13 @@ export class Conv2d extends Module {
       // wPad + fPad and the conv by 0, which gives 2H - 4 for a 3x3 kernel; no network uses
       // this branch, and we follow EDM's correct behaviour.
       const u = this.upsample(x, Math.max(fPad - wPad, 0));
-      const y = this.conv(u, w, b, Math.max(wPad - fPad, 0));
+      const y = this.conv(u, w, b, Math.max(wPad - fPad, 0), epilogue);
       u.dispose();
       return y;
     }
     if (this.fusedResample && this.down && w) {
       const h = this.conv(x, w, null, wPad + fPad);
-      const y = conv2d(h, this.depthwise(cout, 1), b, { stride: 2, groups: cout });
+      const y = conv2d(h, this.depthwise(cout, 1), b, { stride: 2, groups: cout, ...epilogue });
       addFlops(2 * y.size * L * L);
       h.dispose();
       return y;
@@ -181,11 +187,17 @@ export class Conv2d extends Module {
       h = d;
     }
     if (w) {
-      const y = this.conv(h, w, b, wPad);
+      const y = this.conv(h, w, b, wPad, epilogue);
       if (h !== x) h.dispose();
       return y;
     }
-    return h === x ? reshape(x, x.shape) : h;
+    let y = h === x ? reshape(x, x.shape) : h;
+    // Weightless (a resampler or the identity): the epilogue as separate ops.
+    const [N, C] = y.shape as [number, number];
+    if (epilogue.shift) y = add(y, reshape(epilogue.shift, [N, C, 1, 1]));
+    if (epilogue.residual) y = add(y, epilogue.residual);
+    if ((epilogue.scale ?? 1) !== 1) y = mul(y, epilogue.scale as number);
+    return y;
   }
 
   private upsample(x: Tensor, padding: number): Tensor {
@@ -195,8 +207,14 @@ export class Conv2d extends Module {
     return convTranspose2d(x, this.depthwise(cin, 4), null, { stride: 2, padding, groups: cin });
   }
 
-  private conv(x: Tensor, w: Tensor, b: Tensor | null, padding: number): Tensor {
-    const y = conv2d(x, w, b, { padding });
+  private conv(
+    x: Tensor,
+    w: Tensor,
+    b: Tensor | null,
+    padding: number,
+    epilogue: Conv2dEpilogue = {},
+  ): Tensor {
+    const y = conv2d(x, w, b, { padding, ...epilogue });
     addFlops(2 * y.size * this.inChannels * this.kernel * this.kernel);
     return y;
   }

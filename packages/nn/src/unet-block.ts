@@ -136,22 +136,27 @@ export class UNetBlock extends Module {
   forward(x: Tensor, emb: Tensor): Tensor {
     const B = x.shape[0] as number;
     const cout = this.outChannels;
-    let h = this.conv0.forward(this.norm0.forward(x, true));
-    const p = reshape(this.affine.forward(emb), [B, this.affine.outFeatures, 1, 1]);
+    const params = this.affine.forward(emb); // [B, cout] or, adaptive, [B, 2 * cout]
+    let h: Tensor;
     if (this.adaptiveScale) {
+      h = this.conv0.forward(this.norm0.forward(x, true));
+      const p = reshape(params, [B, this.affine.outFeatures, 1, 1]);
       const scale = slice(p, [0, 0, 0, 0], [B, cout, 1, 1]);
       const shift = slice(p, [0, cout, 0, 0], [B, cout, 1, 1]);
       // silu(shift + norm1(h) * (scale + 1))
       h = silu(add(shift, mul(this.norm1.forward(h), add(scale, 1))));
     } else {
-      h = this.norm1.forward(add(h, p), true);
+      // norm1(conv0(...) + params): the addition is conv0's epilogue (no pass of its own).
+      h = this.conv0.forward(this.norm0.forward(x, true), { shift: params });
+      h = this.norm1.forward(h, true);
     }
     if (this.training && this.dropout > 0) {
       if (!this.rng) throw new NnError('UNetBlock: dropout in training mode needs a random stream');
       h = dropout(h, this.dropout, { seed: this.rng.seed, stream: this.rng.next() });
     }
-    h = this.conv1.forward(h);
-    h = mul(add(h, this.skip ? this.skip.forward(x) : x), this.skipScale);
+    // (conv1(h) + skip) * skip_scale, the sum and scale as conv1's epilogue.
+    const residual = this.skip ? this.skip.forward(x) : x;
+    h = this.conv1.forward(h, { residual, scale: this.skipScale });
     if (!this.numHeads) return h;
     return this.attend(h);
   }
@@ -169,8 +174,10 @@ export class UNetBlock extends Module {
       reshape(slice(r, [0, 0, i, 0], [B * heads, ch, 1, L]), [B * heads, ch, L]);
     const a = attention(part(0), part(1), part(2));
     addFlops(2 * 2 * B * heads * ch * L * L);
-    const y = add((this.proj as Conv2d).forward(reshape(a, [B, C, H, W])), x);
-    return mul(y, this.skipScale);
+    return (this.proj as Conv2d).forward(reshape(a, [B, C, H, W]), {
+      residual: x,
+      scale: this.skipScale,
+    });
   }
 }
 

@@ -104,7 +104,15 @@ export const K = {
   convSg: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
     'conv_rows_sg.wgsl',
   ]),
-  conv3x3Same: kernel('conv3x3_same.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
+  conv3x3Same: kernel('conv3x3_same.wgsl', [
+    'read',
+    'read',
+    'read',
+    'read',
+    'read',
+    'write',
+    'uniform',
+  ]),
   subgroupLanes: kernel('subgroup_lanes.wgsl', ['write']),
   conv1x1: kernel('conv1x1.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
   conv3x3SameWgrad: kernel('conv3x3_same_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 32),

@@ -5,6 +5,7 @@
  * filters, and the kernels without subgroups.
  */
 import {
+  add,
   backward,
   type Conv2dOptions,
   type ConvTranspose2dOptions,
@@ -591,6 +592,111 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       '66,000 groups (flat 1x1)',
     );
     yg.dispose();
+  });
+
+  // conv2d's epilogue: y = ((conv + bias) + shift[n, c] + residual) * scale. The 3x3 same-size
+  // kernel applies it in its store (even heights: two rows per lane; odd: one, 16-channel
+  // tiles); other shapes run the separate ops.
+  const EPI_CASES: Case[] = [
+    { x: [2, 5, 6, 8], w: [7, 5, 3, 3], padding: 1, bias: true }, // conv3x3_same, two rows
+    { x: [1, 3, 5, 4], w: [11, 3, 3, 3], padding: 1 }, // conv3x3_same, one row, 16-tiles
+    { x: [2, 3, 5, 5], w: [4, 3, 5, 5], padding: 2, bias: true }, // conv.wgsl
+    { x: [1, 2, 6, 6], w: [3, 2, 3, 3], stride: 2, padding: 1 }, // strided: conv.wgsl
+  ];
+  /** The epilogue in float64: ((y + shift[n, c]) + residual) * scale on a conv2dRef output. */
+  function epilogueRef(y: NDArray, shift: NDArray, residual: NDArray, scale: number): NDArray {
+    const [, , H, W] = y.shape as [number, number, number, number];
+    const out = nd(y.shape, Float64Array.from(y.data));
+    for (let i = 0; i < out.data.length; i++) {
+      const nc = Math.floor(i / (H * W));
+      out.data[i] =
+        ((out.data[i] as number) + (shift.data[nc] as number) + (residual.data[i] as number)) *
+        scale;
+    }
+    return out;
+  }
+  const SCALE = Math.SQRT1_2;
+  it('fuses the shift, residual and scale epilogue, with gradients, or runs it as separate ops', async () => {
+    for (const [i, c] of EPI_CASES.entries()) {
+      const seed = 900 + 10 * i;
+      const X = randomNd(c.x, seed);
+      const Wt = randomNd(c.w, seed + 1);
+      const cout = c.w[0] as number;
+      const B = c.bias ? randomNd([cout], seed + 2) : null;
+      const o = opts(c) as Conv2dOptions;
+      const plain = conv2dRef(X, Wt, B, o);
+      const S = randomNd([c.x[0] as number, cout], seed + 3);
+      const R = randomNd(plain.shape, seed + 4);
+      const ref = epilogueRef(plain, S, R, SCALE);
+      const fused = (t: ReturnType<typeof toGpu>[]) =>
+        conv2d(t[0]!, t[1]!, t[2] ?? null, { ...o, shift: t[3], residual: t[4], scale: SCALE });
+      let y: ReturnType<typeof toGpu> | null = null;
+      const kernels = await kernelsRun(gpu, async () => {
+        y = scope(() =>
+          fused([toGpu(X), toGpu(Wt), B ? toGpu(B) : null, toGpu(S), toGpu(R)] as never),
+        );
+        await y.read();
+      });
+      const name = label('conv', c);
+      // Two more additions than the plain convolution, then the scale (one rounding).
+      expectClose(
+        await y!.read(),
+        f32(ref.data),
+        convTol(termsOf('conv', c) + 3),
+        `${name} epilogue`,
+      );
+      const same = c.w[2] === 3 && (c.stride ?? 1) === 1 && gpu.hasSubgroupsOf(8);
+      if (kernels) {
+        expect(kernels.includes('binary.wgsl:main4') || kernels.includes('binary.wgsl:main')).toBe(
+          !same,
+        );
+      }
+      // Bit-identical to the separate ops (same order of additions).
+      const composite = scope(() => {
+        const t = conv2d(toGpu(X), toGpu(Wt), B ? toGpu(B) : null, o);
+        const n = c.x[0] as number;
+        return mul(add(add(t, toGpu(S).view([n, cout, 1, 1])), toGpu(R)), SCALE);
+      });
+      expect(Array.from(await y!.read())).toEqual(Array.from(await composite.read()));
+      y!.dispose();
+      composite.dispose();
+      // Gradients of every input, against central differences of the float64 reference.
+      const inputs = B ? [X, Wt, B, S, R] : [X, Wt, S, R];
+      const refFn = (xs: NDArray[]) => {
+        const [x, w, b, sh, r] = B ? xs : [xs[0], xs[1], null, xs[2], xs[3]];
+        return epilogueRef(conv2dRef(x!, w!, b ?? null, o), sh!, r!, SCALE);
+      };
+      const G = uniformValues(size(ref.shape), -1, 1, seed + 5);
+      const expected = numericGrad(refFn, inputs, G);
+      const got = await gpuGrads(
+        (t) =>
+          B
+            ? fused(t)
+            : conv2d(t[0]!, t[1]!, null, { ...o, shift: t[2], residual: t[3], scale: SCALE }),
+        inputs,
+        G,
+      );
+      (B ? ['dx', 'dw', 'db', 'dshift', 'dres'] : ['dx', 'dw', 'dshift', 'dres']).forEach(
+        (g, k) => {
+          expectClose(got[k]!, expected[k]!, GRAD_TOL, `${name} epilogue ${g}`);
+        },
+      );
+    }
+  });
+
+  it('rejects an epilogue that does not fit the output', () => {
+    const x = toGpu(randomNd([2, 3, 4, 4], 1));
+    const w = toGpu(randomNd([5, 3, 3, 3], 2));
+    const bad = (o: Record<string, unknown>) => () =>
+      scope(() => conv2d(x, w, null, { padding: 1, ...o }));
+    expect(bad({ shift: toGpu(randomNd([2, 4], 3)) })).toThrow(/shift must be \[2, 5\]/);
+    expect(bad({ shift: toGpu(randomNd([5], 3)) })).toThrow(/shift must be/);
+    expect(bad({ residual: toGpu(randomNd([2, 5, 4, 3], 4)) })).toThrow(
+      /residual must have the output's shape \[2, 5, 4, 4\]/,
+    );
+    expect(bad({ scale: Number.NaN })).toThrow(/scale must be a finite number/);
+    x.dispose();
+    w.dispose();
   });
 
   describe('without subgroups (the fallback kernels)', () => {

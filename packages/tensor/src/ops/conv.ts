@@ -27,7 +27,7 @@ import type { Gpu } from '../gpu.ts';
 import { K } from '../kernels.ts';
 import { type ConvPair, convPair } from '../reference/conv.ts';
 import { Tensor } from '../tensor.ts';
-import { full } from './elementwise.ts';
+import { add, full, mul } from './elementwise.ts';
 import { stridedCopy } from './layout.ts';
 import { sum } from './reduce.ts';
 import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
@@ -40,6 +40,29 @@ export interface Conv2dOptions {
   /** Input and output channels split into this many independent groups (default 1). */
   groups?: number;
 }
+
+/**
+ * conv2d's fused epilogue: y = ((conv + bias) + shift[n, co] + residual) * scale, in that order,
+ * as the unfused ops would compute it (EDM's UNetBlock adds the embedding after conv0, and adds
+ * the skip and scales after conv1). The 3x3 same-size kernel applies it in its store; other
+ * shapes run the separate ops.
+ */
+export interface Conv2dEpilogue {
+  /** [N, Cout]: added per image and output channel, after the bias. */
+  shift?: Tensor | null;
+  /** The output's shape: added after the shift. */
+  residual?: Tensor | null;
+  /** Multiplies the sum (default 1). */
+  scale?: number;
+}
+
+interface Epilogue {
+  shift: Tensor | null;
+  residual: Tensor | null;
+  scale: number;
+}
+
+const NO_EPILOGUE: Epilogue = { shift: null, residual: null, scale: 1 };
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {
   /** Extra rows/columns at the bottom/right of the output, each < stride (default 0). */
@@ -372,6 +395,7 @@ function correlateSame3x3(
   transposed: boolean,
   k0: number,
   step: number,
+  epi: Epilogue,
 ): Tensor | null {
   const [N, cTotal, H, W] = x.shape as unknown as [number, number, number, number];
   const gpu = x.gpu;
@@ -412,14 +436,21 @@ function correlateSame3x3(
     mTiles,
     laneGroups,
     groups * mg,
-    bias ? 1 : 0,
+    (bias ? 1 : 0) | (epi.shift ? 2 : 0) | (epi.residual ? 4 : 0),
     tiles,
-    0,
+    { f: epi.scale },
   ]);
   gpu.dispatch(
     { ...K.conv3x3Same, workgroupSize: LANES },
     { ROWS: rows, TALL: tall },
-    [x.buffer, packed.buffer, bias ? bias.buffer : gpu.dummy, y.buffer],
+    [
+      x.buffer,
+      packed.buffer,
+      bias ? bias.buffer : gpu.dummy,
+      epi.shift ? epi.shift.buffer : gpu.dummy,
+      epi.residual ? epi.residual.buffer : gpu.dummy,
+      y.buffer,
+    ],
     params,
     tiles * laneGroups,
   );
@@ -470,14 +501,47 @@ function conv2dRaw(
   stride: Two,
   padding: Two,
   groups: number,
+  epi: Epilogue = NO_EPILOGUE,
+): Tensor {
+  const [Cout, , KH, KW] = w.shape as unknown as [number, number, number, number];
+  if (isSame3x3(KH, KW, stride, padding)) {
+    const y = correlateSame3x3(x, w, bias, groups, Cout / groups, false, 0, 1, epi);
+    if (y) return y;
+  }
+  const y = correlateAny(x, w, bias, stride, padding, groups);
+  return epi === NO_EPILOGUE ? y : applyEpilogue(y, epi);
+}
+
+/** The epilogue as separate ops, for the kernels that lack it (no autograd; consumes y). */
+function applyEpilogue(y: Tensor, epi: Epilogue): Tensor {
+  const [N, C] = y.shape as unknown as [number, number];
+  let out = y;
+  const step = (next: Tensor) => {
+    out.dispose();
+    out = next;
+  };
+  if (epi.shift) {
+    const s = epi.shift.view([N, C, 1, 1], false);
+    step(add(out, s));
+    s.dispose();
+  }
+  if (epi.residual) step(add(out, epi.residual));
+  if (epi.scale !== 1) step(mul(out, epi.scale));
+  return out;
+}
+
+/** conv2dRaw's general path: the row kernels (conv.wgsl) or the flat 1x1 kernel. */
+function correlateAny(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  stride: Two,
+  padding: Two,
+  groups: number,
 ): Tensor {
   const [N, , H, W] = x.shape as unknown as [number, number, number, number];
   const [Cout, cg, KH, KW] = w.shape as unknown as [number, number, number, number];
   const [ph, pw] = padding;
-  if (isSame3x3(KH, KW, stride, padding)) {
-    const y = correlateSame3x3(x, w, bias, groups, Cout / groups, false, 0, 1);
-    if (y) return y;
-  }
   const OH = Math.floor((H + 2 * ph - KH) / stride[0]) + 1;
   const OW = Math.floor((W + 2 * pw - KW) / stride[1]) + 1;
   const y = Tensor.empty(x.gpu, [N, Cout, OH, OW]);
@@ -559,7 +623,7 @@ function convTranspose2dRaw(
   const [sh, sw] = stride;
   if (isSame3x3(KH, KW, stride, padding, outputPadding)) {
     // y[o] = sum_j x[o + 1 - j] w[j]: a correlation with the kernel flipped (taps 2, 1, 0).
-    const y = correlateSame3x3(x, w, bias, groups, mg, true, 2, -1);
+    const y = correlateSame3x3(x, w, bias, groups, mg, true, 2, -1, NO_EPILOGUE);
     if (y) return y;
   }
   const OH = (H - 1) * sh - 2 * padding[0] + KH + outputPadding[0];
@@ -822,7 +886,7 @@ export function conv2d(
   x: Tensor,
   w: Tensor,
   bias: Tensor | null = null,
-  options: Conv2dOptions = {},
+  options: Conv2dOptions & Conv2dEpilogue = {},
 ): Tensor {
   const op = 'conv2d';
   const [, Cin, H, W] = dims4(x, 'x', op);
@@ -839,8 +903,9 @@ export function conv2d(
       `conv2d: kernel ${KH}x${KW} is larger than the padded input ${H + 2 * padding[0]}x${W + 2 * padding[1]}`,
     );
   }
-  const y = conv2dRaw(x, w, bias, stride, padding, groups);
-  const inputs = bias ? [x, w, bias] : [x, w];
+  const epi = checkEpilogue(x, Cout, H, W, KH, KW, stride, padding, options);
+  const y = conv2dRaw(x, w, bias, stride, padding, groups, epi);
+  const inputs = [x, w, bias, epi.shift, epi.residual].filter((t): t is Tensor => t !== null);
   if (needsGrad(inputs)) {
     const xs = save(x);
     const ws = save(w);
@@ -853,10 +918,15 @@ export function conv2d(
     const wantX = x.requiresGrad;
     const wantW = w.requiresGrad;
     const wantB = bias?.requiresGrad ?? false;
+    const wantShift = epi.shift?.requiresGrad ?? false;
+    const wantRes = epi.residual?.requiresGrad ?? false;
+    const scale = epi.scale;
     record(
       y,
       inputs,
-      (g) => {
+      (gOut) => {
+        // Every term of the epilogue's sum gets the output gradient times the scale.
+        const g = scale === 1 ? gOut : mul(gOut, scale);
         const gx = wantX
           ? convTranspose2dRaw(g, ws, null, stride, padding, outputPadding, groups)
           : null;
@@ -872,13 +942,57 @@ export function conv2d(
           bp.dispose();
           if (a !== g) a.dispose();
         }
-        const gb = wantB ? sum(g, [0, 2, 3]) : null;
-        return [gx, gw, gb];
+        // The shift's gradient sums over the pixels; the bias's then only over the images.
+        const gShift = wantShift ? sum(g, [2, 3]) : null;
+        const gb = wantB ? (gShift ? sum(gShift, [0]) : sum(g, [0, 2, 3])) : null;
+        const gRes = wantRes ? g : null;
+        if (g !== gOut && !gRes) g.dispose();
+        const all = [gx, gw, bias ? gb : undefined, epi.shift ? gShift : undefined];
+        if (epi.residual) all.push(gRes);
+        return all.filter((t) => t !== undefined);
       },
       [xs, ws],
     );
   }
   return y;
+}
+
+/** Validates conv2d's epilogue options against the output [N, Cout, OH, OW]. */
+function checkEpilogue(
+  x: Tensor,
+  Cout: number,
+  H: number,
+  W: number,
+  KH: number,
+  KW: number,
+  stride: Two,
+  padding: Two,
+  o: Conv2dEpilogue,
+): Epilogue {
+  const shift = o.shift ?? null;
+  const residual = o.residual ?? null;
+  const scale = o.scale ?? 1;
+  if (!shift && !residual && scale === 1) return NO_EPILOGUE;
+  const N = x.shape[0] as number;
+  const OH = Math.floor((H + 2 * padding[0] - KH) / stride[0]) + 1;
+  const OW = Math.floor((W + 2 * padding[1] - KW) / stride[1]) + 1;
+  if (shift && (shift.rank !== 2 || shift.shape[0] !== N || shift.shape[1] !== Cout)) {
+    throw new TensorError(`conv2d: shift must be [${N}, ${Cout}], got ${shapeStr(shift.shape)}`);
+  }
+  const out = [N, Cout, OH, OW];
+  if (residual && shapeStr(residual.shape) !== shapeStr(out)) {
+    throw new TensorError(
+      `conv2d: residual must have the output's shape ${shapeStr(out)}, got ${shapeStr(residual.shape)}`,
+    );
+  }
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new TensorError(`conv2d: scale must be a finite number, got ${scale}`);
+  }
+  for (const t of [shift, residual]) {
+    if (t && t.gpu !== x.gpu)
+      throw new TensorError('conv2d: tensors live on different GPU devices');
+  }
+  return { shift, residual, scale };
 }
 
 /**

@@ -1,4 +1,5 @@
 export {
+  type Conv2dEpilogue,
   type Conv2dOptions,
   type ConvTranspose2dOptions,
   conv2d,
