@@ -559,6 +559,19 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       expect(kernels.includes('conv1x1.wgsl:main')).toBe(flat);
       expect(kernels.includes('conv.wgsl:main')).toBe(!flat);
     }
+    // conv1x1_wgrad.wgsl (input channels per group a multiple of 4): 37 output channels are a
+    // full and a partial 32-tile, 8 input channels a partial 32-tile; groups with 8-tiles; the
+    // transposed conv with its roles swapped (36 channels: two c-tiles); and 75 quads in two
+    // chunks, the first ending inside the second image.
+    const wgradKernels = await kernelsRun(gpu, async () => {
+      await checkGrads('conv', { x: [2, 8, 2, 6], w: [37, 8, 1, 1], bias: true }, 780);
+      await checkGrads('conv', { x: [1, 12, 1, 8], w: [12, 4, 1, 1], groups: 3 }, 781);
+      await checkGrads('convT', { x: [1, 20, 2, 2], w: [20, 36, 1, 1] }, 782);
+      await checkGrads('conv', { x: [3, 4, 10, 10], w: [9, 4, 1, 1] }, 783);
+    });
+    if (wgradKernels) {
+      expect(wgradKernels.includes('conv1x1_wgrad.wgsl:main')).toBe(gpu.hasSubgroupsOf(8));
+    }
     // NaN in one pixel of one input channel reaches that pixel of every output channel only.
     const X = randomNd([1, 3, 2, 4], 770);
     X.data[1 * 8 + 5] = Number.NaN;

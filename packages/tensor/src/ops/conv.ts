@@ -844,6 +844,53 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   return sumChunks(partial, [aC, bg, 3, 3]);
 }
 
+/**
+ * The weight gradient of a flat 1x1 conv (stride 1, no padding) with conv1x1_wgrad.wgsl:
+ * a [N, aC, H, W] on the output grid, b [N, bC, H, W]; returns [aC, bC/groups, 1, 1], or null
+ * where the kernel does not apply (no subgroups, H*W or bC/groups not a multiple of 4).
+ */
+function weightGrad1x1(a: Tensor, b: Tensor, groups: number): Tensor | null {
+  const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
+  const bC = b.shape[1] as number;
+  const gpu = a.gpu;
+  const P = H * W;
+  const ag = aC / groups;
+  const bg = bC / groups;
+  if (!useSubgroups(gpu) || P % 4 !== 0 || bg % 4 !== 0) return null;
+  if (N * P === 0) return full([aC, bg, 1, 1], 0, gpu);
+  const kt = ag > 16 ? 32 : ag > 8 ? 16 : 8;
+  const kTiles = Math.ceil(ag / kt);
+  const cTiles = Math.ceil(bg / 32);
+  const tiles = groups * kTiles * cTiles;
+  const p4 = P / 4;
+  const quads = N * p4;
+  // Chunks of at least 64 quads, about 192 workgroups in all (as the 3x3 weight gradient).
+  const { rowsPerChunk: perChunk, chunks } = chunkRows(quads, 4, tiles);
+  const partial = Tensor.empty(gpu, [chunks, aC, bg]);
+  const params = uniformBlock([
+    p4,
+    quads,
+    perChunk,
+    chunks,
+    aC,
+    ag,
+    kTiles,
+    bC,
+    bg,
+    cTiles,
+    tiles,
+    0,
+  ]);
+  gpu.dispatch(
+    K.conv1x1Wgrad,
+    { KT: kt },
+    [a.buffer, b.buffer, partial.buffer],
+    params,
+    chunks * tiles,
+  );
+  return sumChunks(partial, [aC, bg, 1, 1]);
+}
+
 interface Checked {
   stride: Two;
   padding: Two;
@@ -931,9 +978,10 @@ export function conv2d(
           ? convTranspose2dRaw(g, ws, null, stride, padding, outputPadding, groups)
           : null;
         let gw: Tensor | null = null;
+        const flat = isFlat(KH, KW, stride, padding);
         if (wantW && isSame3x3(KH, KW, stride, padding)) gw = weightGradSame3x3(g, xs, groups);
+        if (wantW && flat) gw = weightGrad1x1(g, xs, groups);
         if (wantW && !gw) {
-          const flat = isFlat(KH, KW, stride, padding);
           const a = flat ? g.view([g.shape[0] as number, Cout, 1, OH * OW], false) : g;
           const bp = flat
             ? xs.view([xs.shape[0] as number, Cin, 1, H * W], false)
@@ -1046,6 +1094,7 @@ export function convTranspose2d(
         if (wantW && isSame3x3(KH, KW, stride, padding, outputPadding)) {
           gw = weightGradSame3x3(xs, g, groups);
         }
+        if (wantW && isFlat(KH, KW, stride, padding)) gw = weightGrad1x1(xs, g, groups);
         if (wantW && !gw) {
           const gp = padInput(g, padding[0], padding[1], OH + 2 * padding[0], OW + 2 * padding[1]);
           gw = weightGrad(xs, gp, groups, KH, KW, stride);
