@@ -117,6 +117,13 @@ export const K = {
   conv1x1: kernel('conv1x1.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
   conv3x3SameWgrad: kernel('conv3x3_same_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 32),
   conv1x1Wgrad: kernel('conv1x1_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 8),
+  resampleDown: kernel(
+    'resample2x2.wgsl',
+    ['read', 'read', 'read', 'write', 'uniform'],
+    64,
+    'down',
+  ),
+  resampleUp: kernel('resample2x2.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'up'),
   convPack: kernel('conv_pack.wgsl', ['read', 'write', 'uniform']),
   convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',

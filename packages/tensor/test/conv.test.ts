@@ -607,6 +607,51 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     yg.dispose();
   });
 
+  // resample2x2.wgsl: EDM's resampling with the filter [1, 1], a depthwise 2x2 conv at stride 2
+  // without padding (down: width a multiple of 4) and its transpose (up: even width).
+  it('runs depthwise 2x2 stride-2 convs (EDM resampling) with resample2x2.wgsl, with gradients', async () => {
+    const down: Case[] = [
+      { x: [2, 3, 5, 8], w: [3, 1, 2, 2], stride: 2, groups: 3, bias: true }, // odd height
+      { x: [1, 2, 2, 4], w: [2, 1, 2, 2], stride: 2, groups: 2 }, // one vec4 per row
+    ];
+    const up: Case[] = [
+      { x: [2, 3, 3, 2], w: [3, 1, 2, 2], stride: 2, groups: 3, bias: true },
+      { x: [1, 4, 1, 6], w: [4, 1, 2, 2], stride: 2, groups: 4 },
+    ];
+    const kernels = await kernelsRun(gpu, async () => {
+      for (const [i, c] of down.entries()) {
+        await checkForward('conv', c, 940 + i);
+        await checkGrads('conv', c, 945 + i); // input gradient: up (even heights)
+      }
+      for (const [i, c] of up.entries()) {
+        await checkForward('convT', c, 950 + i);
+        await checkGrads('convT', c, 955 + i); // input gradient: down (widths 4 and 12)
+      }
+    });
+    if (kernels) {
+      expect(kernels.includes('resample2x2.wgsl:down')).toBe(true);
+      expect(kernels.includes('resample2x2.wgsl:up')).toBe(true);
+    }
+    // NaN in one input pixel reaches only the output pixel whose window holds it (down) or the
+    // four it spreads to (up).
+    const X = randomNd([1, 2, 4, 4], 960);
+    X.data[16 + 5] = Number.NaN; // channel 1, row 1, column 1
+    const Wf = randomNd([2, 1, 2, 2], 961);
+    const o = { stride: 2, groups: 2 };
+    const yd = scope(() => conv2d(toGpu(X), toGpu(Wf), null, o));
+    const vd = await yd.read();
+    expect(vd.filter(Number.isNaN).length).toBe(1);
+    expectClose(vd, f32(conv2dRef(X, Wf, null, o).data), convTol(4), 'NaN (resample down)');
+    const yu = scope(() => convTranspose2d(toGpu(X), toGpu(Wf), null, o));
+    const vu = await yu.read();
+    expect(vu.filter(Number.isNaN).length).toBe(4);
+    expectClose(vu, f32(convTranspose2dRef(X, Wf, null, o).data), convTol(1), 'NaN (resample up)');
+    yd.dispose();
+    yu.dispose();
+    // No fold test: an invocation reads (down) or writes (up) 32 bytes, so 65,536 workgroups of
+    // 64 would need a 128 MiB binding, the storage binding limit.
+  });
+
   // conv2d's epilogue: y = ((conv + bias) + shift[n, c] + residual) * scale. The 3x3 same-size
   // kernel applies it in its store (even heights: two rows per lane; odd: one, 16-channel
   // tiles); other shapes run the separate ops.

@@ -508,8 +508,58 @@ function conv2dRaw(
     const y = correlateSame3x3(x, w, bias, groups, Cout / groups, false, 0, 1, epi);
     if (y) return y;
   }
-  const y = correlateAny(x, w, bias, stride, padding, groups);
+  const y =
+    resample2x2(x, w, bias, stride, padding, [0, 0], groups, false) ??
+    correlateAny(x, w, bias, stride, padding, groups);
   return epi === NO_EPILOGUE ? y : applyEpilogue(y, epi);
+}
+
+/**
+ * EDM's resampling with the filter [1, 1]: a depthwise 2x2 conv at stride 2 without padding
+ * (down, w % 4 == 0) or its transpose (up, w % 2 == 0), with resample2x2.wgsl; null for any
+ * other shape.
+ */
+function resample2x2(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  stride: Two,
+  padding: Two,
+  outputPadding: Two,
+  groups: number,
+  up: boolean,
+): Tensor | null {
+  const [N, C, H, W] = x.shape as unknown as [number, number, number, number];
+  const [w0, w1, KH, KW] = w.shape as unknown as [number, number, number, number];
+  const fits =
+    KH === 2 &&
+    KW === 2 &&
+    stride[0] === 2 &&
+    stride[1] === 2 &&
+    padding[0] === 0 &&
+    padding[1] === 0 &&
+    outputPadding[0] === 0 &&
+    outputPadding[1] === 0 &&
+    groups === C &&
+    w0 === C &&
+    w1 === 1 &&
+    W % (up ? 2 : 4) === 0 &&
+    H >= (up ? 1 : 2);
+  if (!fits) return null;
+  const gpu = x.gpu;
+  const rows = up ? H : Math.floor(H / 2);
+  const y = Tensor.empty(gpu, up ? [N, C, 2 * H, 2 * W] : [N, C, rows, W / 2]);
+  const halfW = up ? W / 2 : W / 4;
+  const pairs = N * C * rows * halfW;
+  if (pairs === 0) return y;
+  gpu.dispatch(
+    up ? K.resampleUp : K.resampleDown,
+    {},
+    [x.buffer, w.buffer, bias ? bias.buffer : gpu.dummy, y.buffer],
+    uniformBlock([pairs, halfW, rows, C, H, bias ? 1 : 0, 0, 0]),
+    workgroupsFor(pairs),
+  );
+  return y;
 }
 
 /** The epilogue as separate ops, for the kernels that lack it (no autograd; consumes y). */
@@ -626,6 +676,8 @@ function convTranspose2dRaw(
     const y = correlateSame3x3(x, w, bias, groups, mg, true, 2, -1, NO_EPILOGUE);
     if (y) return y;
   }
+  const r = resample2x2(x, w, bias, stride, padding, outputPadding, groups, true);
+  if (r) return r;
   const OH = (H - 1) * sh - 2 * padding[0] + KH + outputPadding[0];
   const OW = (W - 1) * sw - 2 * padding[1] + KW + outputPadding[1];
   const y = Tensor.empty(x.gpu, [N, mg * groups, OH, OW]);
