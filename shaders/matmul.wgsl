@@ -1,8 +1,9 @@
 // matmul.wgsl: batched C = A B, A read through strides (any layout), B with N contiguous.
 //
 // Bindings: 0 a: array<f32> (read), element (m, k) of batch t at
-//   t * a_batch + m * a_row + k * a_col; 1 b: array<vec4<f32>> (read) [batch, K, N/4];
-//   2 c: array<vec4<f32>> (read_write) [batch, M, N/4]; 3 p: Params (uniform).
+//   a_off + t * a_batch + m * a_row + k * a_col; 1 b: array<vec4<f32>> (read), the vec4 of row
+//   k at b_off4 + t * b_batch4 + k * b_row4 (b_row4 = N/4 when dense); 2 c: array<vec4<f32>>
+//   (read_write) [batch, M, N/4]; 3 p: Params (uniform).
 //   N is a multiple of 4 (the host pads B and crops C otherwise); a batch stride of 0
 //   broadcasts that operand.
 // Work split: a workgroup owns 16 rows of C and WG vec4 columns; invocation lid owns the 16 x 4
@@ -20,7 +21,8 @@ override WG: u32 = 64u;
 struct Params {
   m: u32, n4: u32, k: u32, tiles_m: u32,
   col_groups: u32, batches: u32, a_batch: u32, b_batch4: u32,
-  c_batch4: u32, a_row: u32, a_col: u32, _p0: u32,
+  c_batch4: u32, a_row: u32, a_col: u32, b_row4: u32,
+  a_off: u32, b_off4: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -56,8 +58,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Rows past M read row M - 1 (uniform, in bounds) and are dropped at the store. The last
   // tile's row count is uniform, so the clamp costs nothing per lane.
   let rows = min(16u, p.m - m0);
-  var ia = bt * p.a_batch + m0 * p.a_row;
-  var ib = bt * p.b_batch4 + v;
+  var ia = p.a_off + bt * p.a_batch + m0 * p.a_row;
+  var ib = p.b_off4 + bt * p.b_batch4 + v;
   let last = (rows - 1u) * p.a_row;
   for (var k = 0u; k < p.k; k++) {
     let a0 = a[ia + min(0u * p.a_row, last)];
@@ -94,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     c14 = fma(vec4<f32>(a14), bv, c14);
     c15 = fma(vec4<f32>(a15), bv, c15);
     ia += p.a_col;
-    ib += p.n4;
+    ib += p.b_row4;
   }
   let ic = bt * p.c_batch4 + m0 * p.n4 + v;
   if (m0 + 0u < p.m) { c[ic + 0u * p.n4] = c0; }

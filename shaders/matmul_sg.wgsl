@@ -16,7 +16,8 @@ override WG: u32 = 64u;
 struct Params {
   m: u32, n4: u32, k: u32, tiles_m: u32,
   col_groups: u32, batches: u32, a_batch: u32, b_batch4: u32,
-  c_batch4: u32, a_row: u32, a_col: u32, _p0: u32,
+  c_batch4: u32, a_row: u32, a_col: u32, b_row4: u32,
+  a_off: u32, b_off4: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -55,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Rows past M read row M - 1 and are dropped at the store.
   let last = (min(16u, p.m - m0) - 1u) * p.a_row;
   let lane = sid & 7u;
-  var ia0 = bt * p.a_batch + m0 * p.a_row + min(lane * p.a_row, last);
-  var ia1 = bt * p.a_batch + m0 * p.a_row + min((lane + 8u) * p.a_row, last);
-  var ib = bt * p.b_batch4 + vc;
+  var ia0 = p.a_off + bt * p.a_batch + m0 * p.a_row + min(lane * p.a_row, last);
+  var ia1 = p.a_off + bt * p.a_batch + m0 * p.a_row + min((lane + 8u) * p.a_row, last);
+  var ib = p.b_off4 + bt * p.b_batch4 + vc;
   for (var k = 0u; k < p.k; k++) {
     let ra = a[ia0];
     let rb = a[ia1];
@@ -80,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     c15 = fma(vec4<f32>(subgroupBroadcast(rb, 7u)), bv, c15);
     ia0 += p.a_col;
     ia1 += p.a_col;
-    ib += p.n4;
+    ib += p.b_row4;
   }
   let ic = bt * p.c_batch4 + m0 * p.n4 + vc;
   if (live && m0 + 0u < p.m) { c[ic + 0u * p.n4] = c0; }

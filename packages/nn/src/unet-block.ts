@@ -4,7 +4,7 @@
  */
 import {
   add,
-  attention,
+  attentionQKV,
   concat,
   dropout,
   mul,
@@ -169,10 +169,7 @@ export class UNetBlock extends Module {
     const L = H * W;
     const qkv = (this.qkv as Conv2d).forward((this.norm2 as GroupNorm).forward(x));
     // [B, 3C, H, W] in memory order is [B*heads, ch, 3, L]: channel j is q/k/v for j mod 3.
-    const r = reshape(qkv, [B * heads, ch, 3, L]);
-    const part = (i: number) =>
-      reshape(slice(r, [0, 0, i, 0], [B * heads, ch, 1, L]), [B * heads, ch, L]);
-    const a = attention(part(0), part(1), part(2));
+    const a = attentionQKV(reshape(qkv, [B * heads, ch, 3, L]));
     addFlops(2 * 2 * B * heads * ch * L * L);
     return (this.proj as Conv2d).forward(reshape(a, [B, C, H, W]), {
       residual: x,

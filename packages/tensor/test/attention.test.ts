@@ -4,8 +4,19 @@
  * (scale k, matmul transA, softmax, matmul transB) on edge shapes; gradients for q, k, v:
  * central differences of the reference, then GPU backward vs those and vs the composite's.
  */
-import { attention, matmul, mul, scope, softmax, type Tensor, tensor } from '@pfgmpp/tensor/node';
-import { attentionRef, type NDArray } from '@pfgmpp/tensor/reference';
+import {
+  attention,
+  attentionQKV,
+  matmul,
+  mul,
+  reshape,
+  scope,
+  slice,
+  softmax,
+  type Tensor,
+  tensor,
+} from '@pfgmpp/tensor/node';
+import { attentionRef, type NDArray, nd } from '@pfgmpp/tensor/reference';
 import {
   expectClose,
   GPU_SKIP_REASON,
@@ -126,6 +137,65 @@ describe.skipIf(GPU_SKIP_REASON)('attention', () => {
         expectClose(got[j]!, viaOps[j]!, { atol: 1e-4, rtol: 1e-3 }, `[${s}] ${name}`);
       });
     }
+  });
+
+  // attentionQKV: q, k, v read in place from [B, C, 3, L] (C and L multiples of 4), else through
+  // slices and attention().
+  /** Slot j of qkv [B, C, 3, L] as [B, C, L] (float64). */
+  function slot(qkv: NDArray, j: number): NDArray {
+    const [B, C, , L] = qkv.shape as [number, number, number, number];
+    const out = new Float64Array(B * C * L);
+    for (let bc = 0; bc < B * C; bc++) {
+      for (let l = 0; l < L; l++) out[bc * L + l] = qkv.data[(bc * 3 + j) * L + l] as number;
+    }
+    return nd([B, C, L], out);
+  }
+  const qkvRef = (qkv: NDArray) => attentionRef(slot(qkv, 0), slot(qkv, 1), slot(qkv, 2));
+  /** attention() on slices of qkv: the path attentionQKV replaces. */
+  function viaSlices(qkv: Tensor): Tensor {
+    const [B, C, , L] = qkv.shape as [number, number, number, number];
+    const part = (j: number) => reshape(slice(qkv, [0, 0, j, 0], [B, C, 1, L]), [B, C, L]);
+    return attention(part(0), part(1), part(2));
+  }
+  const QKV_SHAPES: [number, number, number][] = [
+    [2, 8, 16], // in place
+    [1, 4, 4], // in place, one vec4 of channels and of tokens
+    [2, 4, 8], // in place, two heads (checked by central differences too)
+    [3, 64, 64], // in place, a UNet head
+    [2, 5, 7], // through slices (C and L not multiples of 4)
+    [1, 8, 6], // through slices (L)
+  ];
+  it('attentionQKV matches the reference and attention() on the slices, with gradients', async () => {
+    for (const [i, [B, C, L]] of QKV_SHAPES.entries()) {
+      const X = randomNd([B, C, 3, L], 600 + i, -2, 2);
+      const [y, s] = scope(() => {
+        const x = toGpu(X);
+        return [attentionQKV(x), viaSlices(x)];
+      });
+      const ref = qkvRef(X);
+      expect(y.shape).toEqual(ref.shape);
+      expectClose(await y.read(), f32(ref.data), FWD_TOL, `qkv [${B}, ${C}, 3, ${L}]`);
+      // The same matmul and softmax arithmetic in the same order: identical results.
+      expect(Array.from(await y.read())).toEqual(Array.from(await s.read()));
+      y.dispose();
+      s.dispose();
+      const G = uniformValues(B * C * L, -1, 1, 700 + i);
+      const got = await gpuGrads(([x]) => attentionQKV(x!), [X], G);
+      const slices = await gpuGrads(([x]) => viaSlices(x!), [X], G);
+      if (C * L <= 64) {
+        const want = numericGrad(([x]) => qkvRef(x!), [X], G);
+        expectClose(got[0]!, f32(want[0]!), GRAD_TOL, `qkv [${B}, ${C}, 3, ${L}] dqkv`);
+      }
+      expectClose(
+        got[0]!,
+        slices[0]!,
+        { atol: 1e-5, rtol: 1e-4 },
+        `[${B}, ${C}, 3, ${L}] vs slices`,
+      );
+    }
+    const t = (...s: number[]) => tensor(new Float32Array(s.reduce((p, d) => p * d, 1)), s);
+    expect(() => attentionQKV(t(1, 4, 2, 4))).toThrow(/\[B, C, 3, L\]/);
+    expect(() => attentionQKV(t(1, 0, 3, 4))).toThrow(/empty/);
   });
 
   it('rejects shapes that do not fit, naming them', () => {

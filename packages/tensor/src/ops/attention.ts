@@ -18,7 +18,8 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { matmul } from './matmul.ts';
+import { reshape, slice, stridedCopy } from './layout.ts';
+import { dispatchMatmul, matmul } from './matmul.ts';
 import { gpuOf, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
 
 /** Column geometry of a [B, Lk, Lq] score tensor: vec4 columns when Lq is a multiple of 4. */
@@ -84,5 +85,117 @@ export function attention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   sT.dispose();
   const out = matmul(v, wT); // [B, C, Lk] @ [B, Lk, Lq] -> [B, C, Lq]
   wT.dispose();
+  return out;
+}
+
+/**
+ * attention(q, k, v) on EDM's interleaved qkv [B, C, 3, L] (channel 3c + j of the qkv
+ * convolution is q, k, v for j = 0, 1, 2, per head: B = batch * heads, C = channels per head),
+ * reading q, k and v in place instead of copying them out, and writing their gradients
+ * straight into one [B, C, 3, L] gradient (no zero fills, pads and sums of three slices).
+ * Needs C and L multiples of 4 (the matmul's vec4 columns); otherwise it slices and calls
+ * attention(). Same arithmetic as attention() on the slices.
+ */
+export function attentionQKV(qkv: Tensor): Tensor {
+  if (qkv.rank !== 4 || qkv.shape[2] !== 3) {
+    throw new TensorError(`attentionQKV: qkv must be [B, C, 3, L], got ${shapeStr(qkv.shape)}`);
+  }
+  const [B, C, , L] = qkv.shape as [number, number, number, number];
+  if (B * C * L === 0) throw new TensorError(`attentionQKV: empty input ${shapeStr(qkv.shape)}`);
+  if (C % 4 !== 0 || L % 4 !== 0) {
+    const part = (j: number) => {
+      const s = slice(qkv, [0, 0, j, 0], [B, C, 1, L]);
+      return reshape(s, [B, C, L]);
+    };
+    return attention(part(0), part(1), part(2));
+  }
+  const gpu = qkv.gpu;
+  const batch = 3 * C * L; // one head's q, k, v
+  // Element (c, l) of q, k, v: off + c * 3L + l with off = 0, L, 2L.
+  const rows = (j: number) => ({ t: qkv, off: j * L, batch, row: 3 * L, col: 1 });
+  const cols = (j: number) => ({ t: qkv, off: j * L, batch, row: 1, col: 3 * L });
+  const dense = (t: Tensor, n: number) => ({ t, off4: 0, batch4: t.size / B / 4, row4: n / 4 });
+  // sT = k^T q [B, Lk, Lq]: A = k^T read in place, B = q rows (stride 3L).
+  const sT = Tensor.empty(gpu, [B, L, L]);
+  dispatchMatmul(
+    cols(1),
+    { t: qkv, off4: 0, batch4: batch / 4, row4: (3 * L) / 4 },
+    sT,
+    B,
+    L,
+    C,
+    L,
+  );
+  const scale = 1 / Math.sqrt(C);
+  const wT = Tensor.empty(gpu, [B, L, L]);
+  const sc = columns(sT, scale);
+  gpu.dispatch(
+    sc.vec4 ? K.attnSoftmax4 : K.attnSoftmax,
+    {},
+    [sT.buffer, wT.buffer],
+    sc.params,
+    sc.groups,
+  );
+  sT.dispose();
+  // out = v wT [B, C, Lq]: A = v rows in place.
+  const out = Tensor.empty(gpu, [B, C, L]);
+  dispatchMatmul(rows(2), dense(wT, L), out, B, C, L, L);
+  if (!needsGrad([qkv])) {
+    wT.dispose();
+    return out;
+  }
+  const qs = save(qkv);
+  const ws = save(wT);
+  wT.dispose();
+  record(
+    out,
+    [qkv],
+    (g) => {
+      const colsS = (j: number) => ({ t: qs, off: j * L, batch, row: 1, col: 3 * L });
+      const rowsS = (j: number) => ({ t: qs, off: j * L, batch, row: 3 * L, col: 1 });
+      // dwT = v^T g [B, Lk, Lq]; dsT through the softmax.
+      const dwT = Tensor.empty(gpu, [B, L, L]);
+      dispatchMatmul(colsS(2), dense(g, L), dwT, B, L, C, L);
+      const dsT = columnSoftmaxBackward(ws, dwT, scale);
+      dwT.dispose();
+      // Transposed copies of g and q [B, L, C] (the B operands of dv^T and dk^T).
+      const gT = Tensor.empty(gpu, [B, L, C]);
+      stridedCopy(g, gT, [B, L, C], [C * L, 1, L], [L * C, C, 1]);
+      const qT = Tensor.empty(gpu, [B, L, C]);
+      stridedCopy(qs, qT, [B, L, C], [batch, 1, 3 * L], [L * C, C, 1]);
+      // dv^T = wT g^T, dk^T = dsT q^T [B, Lk, C]; dq = k dsT [B, C, Lq].
+      const dvT = Tensor.empty(gpu, [B, L, C]);
+      dispatchMatmul(
+        { t: ws, off: 0, batch: L * L, row: L, col: 1 },
+        dense(gT, C),
+        dvT,
+        B,
+        L,
+        L,
+        C,
+      );
+      const dkT = Tensor.empty(gpu, [B, L, C]);
+      dispatchMatmul(
+        { t: dsT, off: 0, batch: L * L, row: L, col: 1 },
+        dense(qT, C),
+        dkT,
+        B,
+        L,
+        L,
+        C,
+      );
+      const dq = Tensor.empty(gpu, [B, C, L]);
+      dispatchMatmul(rowsS(1), dense(dsT, L), dq, B, C, L, L);
+      for (const t of [dsT, gT, qT]) t.dispose();
+      // Into [B, C, 3, L]: every element is written by exactly one of the three copies.
+      const dqkv = Tensor.empty(gpu, [B, C, 3, L]);
+      stridedCopy(dq, dqkv, [B, C, L], [C * L, L, 1], [batch, 3 * L, 1], 0, 0);
+      stridedCopy(dkT, dqkv, [B, C, L], [L * C, 1, C], [batch, 3 * L, 1], 0, L);
+      stridedCopy(dvT, dqkv, [B, C, L], [L * C, 1, C], [batch, 3 * L, 1], 0, 2 * L);
+      for (const t of [dq, dkT, dvT]) t.dispose();
+      return [dqkv];
+    },
+    [qs, ws],
+  );
   return out;
 }

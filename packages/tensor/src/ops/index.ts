@@ -9,7 +9,7 @@ export * from './create.ts';
 export * from './elementwise.ts';
 export * from './grad.ts';
 export * from './layout.ts';
-export * from './matmul.ts';
+export { type MatmulOptions, matmul } from './matmul.ts';
 export * from './norm.ts';
 export * from './pool.ts';
 export * from './random.ts';

@@ -65,6 +65,65 @@ function toKernelLayout(
   return { t, batchStride: outBatch === 1 && fullBatch > 1 ? 0 : k * pPadded, owned: true };
 }
 
+/** A read in place: element (m, k) of batch t at off + t * batch + m * row + k * col. */
+export interface MatmulA {
+  t: Tensor;
+  off: number;
+  batch: number;
+  row: number;
+  col: number;
+}
+
+/** B read in place, N contiguous: the vec4 of row k of batch t at off4 + t * batch4 + k * row4. */
+export interface MatmulB {
+  t: Tensor;
+  off4: number;
+  batch4: number;
+  row4: number;
+}
+
+/** C [nBatch, M, Np] (dense) = A B over Kd, Np a multiple of 4; no autograd, Kd > 0. */
+export function dispatchMatmul(
+  A: MatmulA,
+  B: MatmulB,
+  C: Tensor,
+  nBatch: number,
+  M: number,
+  Kd: number,
+  Np: number,
+): void {
+  const gpu = C.gpu;
+  const tilesM = Math.ceil(M / ROWS);
+  // Lanes per workgroup: enough for the vec4 columns, 8..64.
+  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / COLS))));
+  const colGroups = Math.ceil(Np / COLS / lanes);
+  const params = uniformBlock([
+    M,
+    Np / 4,
+    Kd,
+    tilesM,
+    colGroups,
+    nBatch,
+    A.batch,
+    B.batch4,
+    (M * Np) / 4,
+    A.row,
+    A.col,
+    B.row4,
+    A.off,
+    B.off4,
+    0,
+    0,
+  ]);
+  gpu.dispatch(
+    { ...(gpu.hasSubgroupsOf(8) ? K.matmulSg : K.matmul), workgroupSize: lanes },
+    {},
+    [A.t.buffer, B.t.buffer, C.buffer],
+    params,
+    nBatch * tilesM * colGroups,
+  );
+}
+
 function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   if (a.rank < 2 || b.rank < 2) {
     throw new TensorError(
@@ -99,33 +158,17 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const B = toKernelLayout(b, batch, !transB, Kd, N, Np);
   const direct = Np === N;
   const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, M, Np]);
-  const tilesM = Math.ceil(M / ROWS);
-  // Lanes per workgroup: enough for the vec4 columns, 8..64.
-  const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / COLS))));
-  const colGroups = Math.ceil(Np / COLS / lanes);
   if (Kd === 0) {
     gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
   } else if (M > 0 && N > 0) {
-    const params = uniformBlock([
-      M,
-      Np / 4,
-      Kd,
-      tilesM,
-      colGroups,
+    dispatchMatmul(
+      { t: A, off: 0, batch: aBatchStride, row: aRow, col: aCol },
+      { t: B.t, off4: 0, batch4: B.batchStride / 4, row4: Np / 4 },
+      C,
       nBatch,
-      aBatchStride,
-      B.batchStride / 4,
-      (M * Np) / 4,
-      aRow,
-      aCol,
-      0,
-    ]);
-    gpu.dispatch(
-      { ...(gpu.hasSubgroupsOf(8) ? K.matmulSg : K.matmul), workgroupSize: lanes },
-      {},
-      [A.buffer, B.t.buffer, C.buffer],
-      params,
-      nBatch * tilesM * colGroups,
+      M,
+      Kd,
+      Np,
     );
   }
   if (A !== a) A.dispose();
