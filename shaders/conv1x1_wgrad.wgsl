@@ -5,10 +5,13 @@
 // Bindings: 0 a: array<vec4<f32>> (read) [N, a_c, P], the operand on the output grid (conv2d:
 //   the output gradient; conv_transpose2d: the input); 1 b: array<vec4<f32>> (read)
 //   [N, b_c, P] (conv2d: x; conv_transpose2d: the output gradient); 2 out: array<vec4<f32>>
-//   (read_write) [chunks, groups*ag, bg] (bg a multiple of 4); 3 p: Params (uniform).
+//   (read_write) [chunks, groups*ag, bg] (bg a multiple of 4); 3 sums: array<f32>
+//   (read_write) [chunks, groups*ag] (written only with SUMS); 4 p: Params (uniform).
 //   P = 4 * p4 pixels per plane.
 // out[ch, g*ag + k, c] = sum over the quads (n, q) of chunk ch of
 //   dot(a[n, g*ag + k, quad q], b[n, g*bg + c, quad q]).
+// sums[ch, g*ag + k] = the sum of a[n, g*ag + k] over the same quads: conv2d's bias gradient,
+//   from the values the lanes load anyway.
 // Why a kernel of its own: on lavapipe every load whose address is not a constant is a
 //   bounds-checked loop over the lanes, so the work per loaded value decides the speed. Here a
 //   workgroup is one block of 8 lanes that owns KT channels k and 32 channels c of one group;
@@ -32,6 +35,8 @@ enable subgroups;
 override WG: u32 = 8u;
 // Channels k per workgroup: 8, 16 or 32.
 override KT: u32 = 32u;
+// 1: also write the sums of a per channel (binding 3).
+override SUMS: u32 = 0u;
 
 struct Params {
   p4: u32, quads: u32, quads_per_chunk: u32, chunks: u32,
@@ -42,7 +47,8 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> sums: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 // This lane's 4 channels of b at one quad.
 struct Quads { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
@@ -104,6 +110,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var s29 = vec4<f32>(0.0);
   var s30 = vec4<f32>(0.0);
   var s31 = vec4<f32>(0.0);
+  // This lane's sums of a (channels k0 + l, + 8, + 16, + 24) over the chunk.
+  var sa = vec4<f32>(0.0);
+  var sb = vec4<f32>(0.0);
+  var sc = vec4<f32>(0.0);
+  var sd = vec4<f32>(0.0);
   let u0 = chunk * p.quads_per_chunk;
   let u1 = min(p.quads, u0 + p.quads_per_chunk);
   var n = u0 / p.p4;
@@ -113,6 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let bb = (n * p.b_c + cb) * p.p4 + q;
     let v = Quads(b[bb], b[bb + p.p4], b[bb + 2u * p.p4], b[bb + 3u * p.p4]);
     let va = a[ab + ka * p.p4]; // lane l: channel k0 + l, for every lane below
+    sa += va;
     s0 = dots(s0, subgroupBroadcast(va, 0u), v);
     s1 = dots(s1, subgroupBroadcast(va, 1u), v);
     s2 = dots(s2, subgroupBroadcast(va, 2u), v);
@@ -123,6 +135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     s7 = dots(s7, subgroupBroadcast(va, 7u), v);
     if (KT >= 16u) {
       let vb = a[ab + kb * p.p4]; // channel k0 + 8 + l
+      sb += vb;
       s8 = dots(s8, subgroupBroadcast(vb, 0u), v);
       s9 = dots(s9, subgroupBroadcast(vb, 1u), v);
       s10 = dots(s10, subgroupBroadcast(vb, 2u), v);
@@ -134,6 +147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     if (KT == 32u) {
       let vc = a[ab + kc * p.p4]; // channel k0 + 16 + l
+      sc += vc;
       s16 = dots(s16, subgroupBroadcast(vc, 0u), v);
       s17 = dots(s17, subgroupBroadcast(vc, 1u), v);
       s18 = dots(s18, subgroupBroadcast(vc, 2u), v);
@@ -143,6 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       s22 = dots(s22, subgroupBroadcast(vc, 6u), v);
       s23 = dots(s23, subgroupBroadcast(vc, 7u), v);
       let vd = a[ab + kd * p.p4]; // channel k0 + 24 + l
+      sd += vd;
       s24 = dots(s24, subgroupBroadcast(vd, 0u), v);
       s25 = dots(s25, subgroupBroadcast(vd, 1u), v);
       s26 = dots(s26, subgroupBroadcast(vd, 2u), v);
@@ -157,6 +172,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (q == p.p4) {
       q = 0u;
       n += 1u;
+    }
+  }
+  // Every c-tile walked the same quads of a: the first writes the sums.
+  if (SUMS == 1u && c_tile == 0u) {
+    let base = chunk * p.a_c + g * p.ag + k0 + l;
+    let hsum = array<vec4<f32>, 4>(sa, sb, sc, sd);
+    for (var j = 0u; j < KT / 8u; j++) {
+      if (k0 + 8u * j + l < p.ag) {
+        let v = hsum[j];
+        sums[base + 8u * j] = (v.x + v.y) + (v.z + v.w);
+      }
     }
   }
   if (c0 >= p.bg) { return; }

@@ -6,9 +6,12 @@
 //   (conv2d: the output gradient; conv_transpose2d: the input); 1 b: array<vec4<f32>> (read)
 //   [N, b_c, h, w], the operand read through the window (conv2d: x; conv_transpose2d: the
 //   output gradient), not padded; 2 out: array<f32> (read_write) [chunks, groups*ag, bg*9];
-//   3 p: Params (uniform). w = 4 * LPR.
+//   3 sums: array<f32> (read_write) [chunks, groups*ag] (written only with SUMS); 4 p: Params
+//   (uniform). w = 4 * LPR.
 // out[ch, g*ag + k, (c*3 + i)*3 + j] = sum over the rows (n, oy) of chunk ch and all ox of
 //   a[n, g*ag + k, oy, ox] * b[n, g*bg + c, oy + i - 1, ox + j - 1] (0 outside the image).
+// sums[ch, g*ag + k] = the sum of a[n, g*ag + k, oy, ox] over the same pixels: conv2d's bias
+//   gradient, from the values the lanes load anyway (instead of a reduction pass over a).
 // Work split: a workgroup owns KT (8 or 16) channels k of one group and WG lanes; lane e owns
 //   the kernel row (c, i) = (e / 3, e % 3) of every k and keeps KT x 3 sums (vec3 per k). All
 //   lanes walk the same pixels, 4 at a time: a lane loads one vec4 of its b row per quad (the
@@ -30,6 +33,8 @@ override LPR: u32 = 8u;
 // Channels of a per workgroup: 8, or 16 (each lane then loads two vec4 of a per quad, and the
 // vec4 of b it loads serves twice the multiply-adds).
 override KT: u32 = 8u;
+// 1: also write the sums of a per channel (binding 3).
+override SUMS: u32 = 0u;
 
 struct Params {
   rows_total: u32, h: u32, a_c: u32, ag: u32,
@@ -40,7 +45,8 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> sums: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 var<private> s0: vec3<f32>;
 var<private> s1: vec3<f32>;
@@ -84,6 +90,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let plane4 = p.h * LPR;
   let row0 = chunk * p.rows_per_chunk;
   let row1 = min(p.rows_total, row0 + p.rows_per_chunk);
+  // This lane's sums of a (channels k0 + l and k0 + 8 + l) over the chunk's pixels.
+  var sa = vec4<f32>(0.0);
+  var sb = vec4<f32>(0.0);
   for (var row = row0; row < row1; row++) {
     let n = row / p.h;
     let oy = row % p.h;
@@ -102,6 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let w0 = vec4<f32>(left, v.xyz);
       let w2 = vec4<f32>(v.yzw, next.x);
       let av = a[ai + q]; // lane k holds channel k0 + k: broadcast to every lane below
+      sa += av;
       s0 += taps(vec4<f32>(subgroupBroadcast(av.x, 0u), subgroupBroadcast(av.y, 0u),
         subgroupBroadcast(av.z, 0u), subgroupBroadcast(av.w, 0u)), w0, v, w2);
       s1 += taps(vec4<f32>(subgroupBroadcast(av.x, 1u), subgroupBroadcast(av.y, 1u),
@@ -120,6 +130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         subgroupBroadcast(av.z, 7u), subgroupBroadcast(av.w, 7u)), w0, v, w2);
       if (KT == 16u) {
         let bv = a[aj + q]; // channel k0 + 8 + k
+        sb += bv;
         s8 += taps(vec4<f32>(subgroupBroadcast(bv.x, 0u), subgroupBroadcast(bv.y, 0u),
           subgroupBroadcast(bv.z, 0u), subgroupBroadcast(bv.w, 0u)), w0, v, w2);
         s9 += taps(vec4<f32>(subgroupBroadcast(bv.x, 1u), subgroupBroadcast(bv.y, 1u),
@@ -139,6 +150,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       left = v.w;
       v = next;
+    }
+  }
+  // Every lane group of the tile walked the same pixels: lanes 0..7 of the subgroup holding
+  // invocation 0 of the first one write (lane l loaded channels k0 + l and k0 + 8 + l).
+  let first = subgroupAny(lid == 0u);
+  if (SUMS == 1u && (wgi % p.lane_groups) == 0u && first && sid < 8u) {
+    let base = chunk * p.a_c + g * p.ag;
+    if (k0 + sid < p.ag) { sums[base + k0 + sid] = (sa.x + sa.y) + (sa.z + sa.w); }
+    if (KT == 16u && k0 + 8u + sid < p.ag) {
+      sums[base + k0 + 8u + sid] = (sb.x + sb.y) + (sb.z + sb.w);
     }
   }
   if (e_raw >= p.items) { return; }

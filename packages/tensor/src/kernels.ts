@@ -115,8 +115,12 @@ export const K = {
   ]),
   subgroupLanes: kernel('subgroup_lanes.wgsl', ['write']),
   conv1x1: kernel('conv1x1.wgsl', ['read', 'read', 'read', 'write', 'uniform']),
-  conv3x3SameWgrad: kernel('conv3x3_same_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 32),
-  conv1x1Wgrad: kernel('conv1x1_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 8),
+  conv3x3SameWgrad: kernel(
+    'conv3x3_same_wgrad.wgsl',
+    ['read', 'read', 'write', 'write', 'uniform'],
+    32,
+  ),
+  conv1x1Wgrad: kernel('conv1x1_wgrad.wgsl', ['read', 'read', 'write', 'write', 'uniform'], 8),
   resampleDown: kernel(
     'resample2x2.wgsl',
     ['read', 'read', 'read', 'write', 'uniform'],

@@ -652,6 +652,37 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
     // 64 would need a 128 MiB binding, the storage binding limit.
   });
 
+  // The bias gradient comes from the weight-gradient kernels (sums of the output gradient they
+  // load anyway): over several chunks and lane groups, against the sums of G in float64.
+  it('takes the bias gradient from the 3x3 and 1x1 weight-gradient kernels', async () => {
+    const cases: Case[] = [
+      // 3x3: 33 lanes of (c, i) items (two lane groups of 32), 128 rows of 4 (two chunks),
+      // 18 channels (a 16-tile and a partial one).
+      { x: [2, 11, 64, 4], w: [18, 11, 3, 3], padding: 1, bias: true },
+      // 1x1: 40 output channels (a 32-tile and a partial one), two 32-channel c-tiles, two
+      // chunks of 48 quads (the first ends inside the second image).
+      { x: [3, 36, 8, 16], w: [40, 36, 1, 1], bias: true },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const X = randomNd(c.x, 980 + i);
+      const Wt = randomNd(c.w, 982 + i);
+      const B = randomNd([c.w[0] as number], 984 + i);
+      const o = opts(c) as Conv2dOptions;
+      const shape = conv2dRef(X, Wt, B, o).shape as [number, number, number, number];
+      const G = uniformValues(size(shape), -1, 1, 986 + i);
+      const [N, C, H, W] = shape;
+      const want = new Float64Array(C);
+      for (let n = 0; n < N; n++) {
+        for (let ch = 0; ch < C; ch++) {
+          for (let p = 0; p < H * W; p++) want[ch] += G[(n * C + ch) * H * W + p] as number;
+        }
+      }
+      const got = await gpuGrads((t) => conv2d(t[0]!, t[1]!, t[2]!, o), [X, Wt, B], G);
+      // N*H*W float32 additions per channel, as in convTol.
+      expectClose(got[2]!, f32(want), convTol(N * H * W), `${label('conv', c)} db`);
+    }
+  });
+
   // conv2d's epilogue: y = ((conv + bias) + shift[n, c] + residual) * scale. The 3x3 same-size
   // kernel applies it in its store (even heights: two rows per lane; odd: one, 16-channel
   // tiles); other shapes run the separate ops.

@@ -853,14 +853,21 @@ function sumChunks(partial: Tensor, shape: number[]): Tensor {
  * {4, 8, 16, 32} (conv3x3_same_wgrad.wgsl). Returns [A_C, bg, 3, 3], or null where the kernel
  * does not apply.
  */
-function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null {
+function weightGradSame3x3(
+  a: Tensor,
+  b: Tensor,
+  groups: number,
+  withSums: boolean,
+): WeightGrad | null {
   const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
   const bC = b.shape[1] as number;
   const gpu = a.gpu;
   if (!same3x3Fits(gpu, W, false)) return null;
   const ag = aC / groups;
   const bg = bC / groups;
-  if (N * H === 0) return full([aC, bg, 3, 3], 0, gpu);
+  if (N * H === 0) {
+    return { gw: full([aC, bg, 3, 3], 0, gpu), sums: withSums ? full([aC], 0, gpu) : null };
+  }
   const lanes = K.conv3x3SameWgrad.workgroupSize;
   const items = bg * 3;
   const laneGroups = Math.ceil(items / lanes);
@@ -872,6 +879,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   const rowsTotal = N * H;
   const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, W, tiles * laneGroups);
   const partial = Tensor.empty(gpu, [realChunks, aC, bg * 9]);
+  const sums = withSums ? Tensor.empty(gpu, [realChunks, aC]) : null;
   const params = uniformBlock([
     rowsTotal,
     H,
@@ -888,12 +896,22 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
   ]);
   gpu.dispatch(
     K.conv3x3SameWgrad,
-    { LPR: W / 4, KT: kt },
-    [a.buffer, b.buffer, partial.buffer],
+    { LPR: W / 4, KT: kt, SUMS: sums ? 1 : 0 },
+    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy],
     params,
     realChunks * tiles * laneGroups,
   );
-  return sumChunks(partial, [aC, bg, 3, 3]);
+  return {
+    gw: sumChunks(partial, [aC, bg, 3, 3]),
+    sums: sums ? sumChunks(sums, [aC]) : null,
+  };
+}
+
+/** A weight gradient and, when asked for, the sums of the output-grid operand per channel. */
+interface WeightGrad {
+  gw: Tensor;
+  /** [aC]: conv2d's bias gradient, from the weight-gradient kernel's own loads. */
+  sums: Tensor | null;
 }
 
 /**
@@ -901,7 +919,7 @@ function weightGradSame3x3(a: Tensor, b: Tensor, groups: number): Tensor | null 
  * a [N, aC, H, W] on the output grid, b [N, bC, H, W]; returns [aC, bC/groups, 1, 1], or null
  * where the kernel does not apply (no subgroups, H*W or bC/groups not a multiple of 4).
  */
-function weightGrad1x1(a: Tensor, b: Tensor, groups: number): Tensor | null {
+function weightGrad1x1(a: Tensor, b: Tensor, groups: number, withSums: boolean): WeightGrad | null {
   const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
   const bC = b.shape[1] as number;
   const gpu = a.gpu;
@@ -909,7 +927,9 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number): Tensor | null {
   const ag = aC / groups;
   const bg = bC / groups;
   if (!useSubgroups(gpu) || P % 4 !== 0 || bg % 4 !== 0) return null;
-  if (N * P === 0) return full([aC, bg, 1, 1], 0, gpu);
+  if (N * P === 0) {
+    return { gw: full([aC, bg, 1, 1], 0, gpu), sums: withSums ? full([aC], 0, gpu) : null };
+  }
   const kt = ag > 16 ? 32 : ag > 8 ? 16 : 8;
   const kTiles = Math.ceil(ag / kt);
   const cTiles = Math.ceil(bg / 32);
@@ -919,6 +939,7 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number): Tensor | null {
   // Chunks of at least 64 quads, about 192 workgroups in all (as the 3x3 weight gradient).
   const { rowsPerChunk: perChunk, chunks } = chunkRows(quads, 4, tiles);
   const partial = Tensor.empty(gpu, [chunks, aC, bg]);
+  const sums = withSums ? Tensor.empty(gpu, [chunks, aC]) : null;
   const params = uniformBlock([
     p4,
     quads,
@@ -935,12 +956,15 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number): Tensor | null {
   ]);
   gpu.dispatch(
     K.conv1x1Wgrad,
-    { KT: kt },
-    [a.buffer, b.buffer, partial.buffer],
+    { KT: kt, SUMS: sums ? 1 : 0 },
+    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy],
     params,
     chunks * tiles,
   );
-  return sumChunks(partial, [aC, bg, 1, 1]);
+  return {
+    gw: sumChunks(partial, [aC, bg, 1, 1]),
+    sums: sums ? sumChunks(sums, [aC]) : null,
+  };
 }
 
 interface Checked {
@@ -1031,8 +1055,15 @@ export function conv2d(
           : null;
         let gw: Tensor | null = null;
         const flat = isFlat(KH, KW, stride, padding);
-        if (wantW && isSame3x3(KH, KW, stride, padding)) gw = weightGradSame3x3(g, xs, groups);
-        if (wantW && flat) gw = weightGrad1x1(g, xs, groups);
+        // The bias gradient comes with the weight gradient's kernel where it has one (no pass of
+        // its own over g); with a shift it sums the shift's gradient instead.
+        const sums = wantB && !wantShift;
+        let fused: WeightGrad | null = null;
+        if (wantW && isSame3x3(KH, KW, stride, padding)) {
+          fused = weightGradSame3x3(g, xs, groups, sums);
+        }
+        if (wantW && flat) fused = weightGrad1x1(g, xs, groups, sums);
+        if (fused) gw = fused.gw;
         if (wantW && !gw) {
           const a = flat ? g.view([g.shape[0] as number, Cout, 1, OH * OW], false) : g;
           const bp = flat
@@ -1044,7 +1075,7 @@ export function conv2d(
         }
         // The shift's gradient sums over the pixels; the bias's then only over the images.
         const gShift = wantShift ? sum(g, [2, 3]) : null;
-        const gb = wantB ? (gShift ? sum(gShift, [0]) : sum(g, [0, 2, 3])) : null;
+        const gb = wantB ? (gShift ? sum(gShift, [0]) : (fused?.sums ?? sum(g, [0, 2, 3]))) : null;
         const gRes = wantRes ? g : null;
         if (g !== gOut && !gRes) g.dispose();
         const all = [gx, gw, bias ? gb : undefined, epi.shift ? gShift : undefined];
@@ -1144,9 +1175,11 @@ export function convTranspose2d(
         const gx = wantX ? conv2dRaw(g, ws, null, stride, padding, groups) : null;
         let gw: Tensor | null = null;
         if (wantW && isSame3x3(KH, KW, stride, padding, outputPadding)) {
-          gw = weightGradSame3x3(xs, g, groups);
+          gw = weightGradSame3x3(xs, g, groups, false)?.gw ?? null;
         }
-        if (wantW && isFlat(KH, KW, stride, padding)) gw = weightGrad1x1(xs, g, groups);
+        if (wantW && isFlat(KH, KW, stride, padding)) {
+          gw = weightGrad1x1(xs, g, groups, false)?.gw ?? null;
+        }
         if (wantW && !gw) {
           const gp = padInput(g, padding[0], padding[1], OH + 2 * padding[0], OW + 2 * padding[1]);
           gw = weightGrad(xs, gp, groups, KH, KW, stride);
