@@ -73,7 +73,8 @@ suites:
 
 options:
   --json        print one JSON object (case -> {ours, peer, unit, ratio}) as the last line
-  --repeats N   alternate ours/peer N times per case and keep the best of each (default 3)
+  --repeats N   kernels, unet: alternate ours/peer N times per case and keep the best of each
+                (default 3)
   --help        this text`;
 
 async function kernelCases(): Promise<{ cases: BenchCase[]; peerName: string }> {
@@ -168,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
     if (json) console.log(JSON.stringify(result));
     return 0;
   }
-  if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1]);
+  if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1], repeats);
   if (suite === 'fid') return runFidSuite(await getDevice(), json);
   if (suite === 'ceiling') return runCeilingSuite(await getDevice(), json);
   if (suite !== 'kernels') {
