@@ -674,7 +674,9 @@ describe.skipIf(GPU_SKIP_REASON)('conv2d and convTranspose2d', () => {
       const want = new Float64Array(C);
       for (let n = 0; n < N; n++) {
         for (let ch = 0; ch < C; ch++) {
-          for (let p = 0; p < H * W; p++) want[ch] += G[(n * C + ch) * H * W + p] as number;
+          for (let p = 0; p < H * W; p++) {
+            want[ch] = (want[ch] as number) + (G[(n * C + ch) * H * W + p] as number);
+          }
         }
       }
       const got = await gpuGrads((t) => conv2d(t[0]!, t[1]!, t[2]!, o), [X, Wt, B], G);
