@@ -12,13 +12,15 @@
 //   a[n, g*ag + k, oy, ox] * b[n, g*bg + c, oy + i - 1, ox + j - 1] (0 outside the image).
 // sums[ch, g*ag + k] = the sum of a[n, g*ag + k, oy, ox] over the same pixels: conv2d's bias
 //   gradient, from the values the lanes load anyway (instead of a reduction pass over a).
-// Work split: a workgroup owns KT (8 or 16) channels k of one group and WG lanes; lane e owns
-//   the kernel row (c, i) = (e / 3, e % 3) of every k and keeps KT x 3 sums (vec3 per k). All
-//   lanes walk the same pixels, 4 at a time: a lane loads one vec4 of its b row per quad (the
-//   window's edge pixels come from the previous and next quads' vectors, or are the zero
-//   padding), and lane l of each block of 8 loads the 4 values of a for channel k = l (KT 16:
-//   also k = 8 + l), which subgroupBroadcast hands to every lane. Per quad: 2 (KT 16: 3) vec4
-//   loads per lane for 96 (192) multiply-adds (conv_wgrad.wgsl: 3 scalar loads for 48).
+// Work split: a workgroup owns KT (8 or 16) channels k of one group and WG lanes (8-32); lane e
+//   owns channel c = e of b and all 3 x 3 taps of every k (three vec3 of sums per k). All
+//   lanes walk the same pixels, 4 at a time: per quad a lane loads one vec4 of each of the
+//   three rows of b its window needs (the window's edge pixels come from the previous and next
+//   quads' vectors, or are the zero padding), and lane l of each block of 8 loads the 4 values
+//   of a for channel k = l (KT 16: also k = 8 + l), which subgroupBroadcast hands to every lane
+//   and every row. Per quad: 4 (KT 16: 5) vec4 loads per lane for 288 (576) multiply-adds
+//   (conv_wgrad.wgsl: 3 scalar loads for 48). A lane per (c, kernel row), loading one row of b
+//   and the broadcast a for a third of the multiply-adds, was 1.01-1.18x slower.
 // Needs subgroups of at least 8 (the host checks). Lanes past the last (c, i) compute a copy
 //   of it and store nothing (broadcasts need every lane).
 // Geometry: workgroups = chunks * tiles * lane_groups, folded into 2-D past 65,535.
@@ -48,26 +50,61 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-var<private> s0: vec3<f32>;
-var<private> s1: vec3<f32>;
-var<private> s2: vec3<f32>;
-var<private> s3: vec3<f32>;
-var<private> s4: vec3<f32>;
-var<private> s5: vec3<f32>;
-var<private> s6: vec3<f32>;
-var<private> s7: vec3<f32>;
-var<private> s8: vec3<f32>;
-var<private> s9: vec3<f32>;
-var<private> s10: vec3<f32>;
-var<private> s11: vec3<f32>;
-var<private> s12: vec3<f32>;
-var<private> s13: vec3<f32>;
-var<private> s14: vec3<f32>;
-var<private> s15: vec3<f32>;
+var<private> s0_0: vec3<f32>;
+var<private> s0_1: vec3<f32>;
+var<private> s0_2: vec3<f32>;
+var<private> s1_0: vec3<f32>;
+var<private> s1_1: vec3<f32>;
+var<private> s1_2: vec3<f32>;
+var<private> s2_0: vec3<f32>;
+var<private> s2_1: vec3<f32>;
+var<private> s2_2: vec3<f32>;
+var<private> s3_0: vec3<f32>;
+var<private> s3_1: vec3<f32>;
+var<private> s3_2: vec3<f32>;
+var<private> s4_0: vec3<f32>;
+var<private> s4_1: vec3<f32>;
+var<private> s4_2: vec3<f32>;
+var<private> s5_0: vec3<f32>;
+var<private> s5_1: vec3<f32>;
+var<private> s5_2: vec3<f32>;
+var<private> s6_0: vec3<f32>;
+var<private> s6_1: vec3<f32>;
+var<private> s6_2: vec3<f32>;
+var<private> s7_0: vec3<f32>;
+var<private> s7_1: vec3<f32>;
+var<private> s7_2: vec3<f32>;
+var<private> s8_0: vec3<f32>;
+var<private> s8_1: vec3<f32>;
+var<private> s8_2: vec3<f32>;
+var<private> s9_0: vec3<f32>;
+var<private> s9_1: vec3<f32>;
+var<private> s9_2: vec3<f32>;
+var<private> s10_0: vec3<f32>;
+var<private> s10_1: vec3<f32>;
+var<private> s10_2: vec3<f32>;
+var<private> s11_0: vec3<f32>;
+var<private> s11_1: vec3<f32>;
+var<private> s11_2: vec3<f32>;
+var<private> s12_0: vec3<f32>;
+var<private> s12_1: vec3<f32>;
+var<private> s12_2: vec3<f32>;
+var<private> s13_0: vec3<f32>;
+var<private> s13_1: vec3<f32>;
+var<private> s13_2: vec3<f32>;
+var<private> s14_0: vec3<f32>;
+var<private> s14_1: vec3<f32>;
+var<private> s14_2: vec3<f32>;
+var<private> s15_0: vec3<f32>;
+var<private> s15_1: vec3<f32>;
+var<private> s15_2: vec3<f32>;
 
-// One channel's 4 values of a against the three windows.
-fn taps(g: vec4<f32>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>) -> vec3<f32> {
-  return vec3<f32>(dot(g, w0), dot(g, w1), dot(g, w2));
+// The three windows of a quad of one row of b (kernel columns 0, 1, 2): pixels 4q - 1 .. 4q + 4.
+struct Windows { left: vec4<f32>, mid: vec4<f32>, right: vec4<f32> }
+
+// One channel's 4 values of a against the three windows of one row of b.
+fn taps(g: vec4<f32>, w: Windows) -> vec3<f32> {
+  return vec3<f32>(dot(g, w.left), dot(g, w.mid), dot(g, w.right));
 }
 
 @compute @workgroup_size(WG)
@@ -81,9 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = tg / p.a_tiles;
   let k0 = (tg % p.a_tiles) * KT;
   let e_raw = (wgi % p.lane_groups) * WG + lid;
-  let e = min(e_raw, p.items - 1u);
-  let c = e / 3u;
-  let i = e % 3u;
+  let c = min(e_raw, p.items - 1u); // this lane's channel of b (items = bg)
   // This lane's channel of a (as broadcast source), clamped into the group.
   let ka = g * p.ag + min(k0 + (sid & 7u), p.ag - 1u);
   let kb = g * p.ag + min(k0 + 8u + (sid & 7u), p.ag - 1u); // KT 16: channels k0 + 8 ...
@@ -98,58 +133,109 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let oy = row % p.h;
     let ai = (n * p.a_c + ka) * plane4 + oy * LPR;
     let aj = (n * p.a_c + kb) * plane4 + oy * LPR;
-    // Row oy + i - 1 of b; outside the image it reads row oy and is zeroed.
-    let iy = oy + i;
-    let inside = iy >= 1u && iy <= p.h;
-    let by = select(oy, iy - 1u, inside);
-    let bi = (n * p.b_c + g * p.bg + c) * plane4 + by * LPR;
-    var left = 0.0;
-    var v = select(vec4<f32>(0.0), b[bi], inside);
+    // Rows oy - 1, oy, oy + 1 of channel c; outside the image they read row oy and are zeroed.
+    let z = vec4<f32>(0.0);
+    let up_ok = oy >= 1u;
+    let down_ok = oy + 1u < p.h;
+    let base = (n * p.b_c + g * p.bg + c) * plane4;
+    let b0 = base + select(oy, oy - 1u, up_ok) * LPR;
+    let b1 = base + oy * LPR;
+    let b2 = base + select(oy, oy + 1u, down_ok) * LPR;
+    var l0 = 0.0;
+    var l1 = 0.0;
+    var l2 = 0.0;
+    var v0 = select(z, b[b0], up_ok);
+    var v1 = b[b1];
+    var v2 = select(z, b[b2], down_ok);
     for (var q = 0u; q < LPR; q++) {
-      var next = vec4<f32>(0.0);
-      if (q + 1u < LPR) { next = select(vec4<f32>(0.0), b[bi + q + 1u], inside); }
-      let w0 = vec4<f32>(left, v.xyz);
-      let w2 = vec4<f32>(v.yzw, next.x);
+      var n0 = z;
+      var n1 = z;
+      var n2 = z;
+      if (q + 1u < LPR) {
+        n0 = select(z, b[b0 + q + 1u], up_ok);
+        n1 = b[b1 + q + 1u];
+        n2 = select(z, b[b2 + q + 1u], down_ok);
+      }
+      let r0 = Windows(vec4<f32>(l0, v0.xyz), v0, vec4<f32>(v0.yzw, n0.x));
+      let r1 = Windows(vec4<f32>(l1, v1.xyz), v1, vec4<f32>(v1.yzw, n1.x));
+      let r2 = Windows(vec4<f32>(l2, v2.xyz), v2, vec4<f32>(v2.yzw, n2.x));
       let av = a[ai + q]; // lane k holds channel k0 + k: broadcast to every lane below
       sa += av;
-      s0 += taps(vec4<f32>(subgroupBroadcast(av.x, 0u), subgroupBroadcast(av.y, 0u),
-        subgroupBroadcast(av.z, 0u), subgroupBroadcast(av.w, 0u)), w0, v, w2);
-      s1 += taps(vec4<f32>(subgroupBroadcast(av.x, 1u), subgroupBroadcast(av.y, 1u),
-        subgroupBroadcast(av.z, 1u), subgroupBroadcast(av.w, 1u)), w0, v, w2);
-      s2 += taps(vec4<f32>(subgroupBroadcast(av.x, 2u), subgroupBroadcast(av.y, 2u),
-        subgroupBroadcast(av.z, 2u), subgroupBroadcast(av.w, 2u)), w0, v, w2);
-      s3 += taps(vec4<f32>(subgroupBroadcast(av.x, 3u), subgroupBroadcast(av.y, 3u),
-        subgroupBroadcast(av.z, 3u), subgroupBroadcast(av.w, 3u)), w0, v, w2);
-      s4 += taps(vec4<f32>(subgroupBroadcast(av.x, 4u), subgroupBroadcast(av.y, 4u),
-        subgroupBroadcast(av.z, 4u), subgroupBroadcast(av.w, 4u)), w0, v, w2);
-      s5 += taps(vec4<f32>(subgroupBroadcast(av.x, 5u), subgroupBroadcast(av.y, 5u),
-        subgroupBroadcast(av.z, 5u), subgroupBroadcast(av.w, 5u)), w0, v, w2);
-      s6 += taps(vec4<f32>(subgroupBroadcast(av.x, 6u), subgroupBroadcast(av.y, 6u),
-        subgroupBroadcast(av.z, 6u), subgroupBroadcast(av.w, 6u)), w0, v, w2);
-      s7 += taps(vec4<f32>(subgroupBroadcast(av.x, 7u), subgroupBroadcast(av.y, 7u),
-        subgroupBroadcast(av.z, 7u), subgroupBroadcast(av.w, 7u)), w0, v, w2);
+      var gk: vec4<f32>;
+      gk = subgroupBroadcast(av, 0u);
+      s0_0 += taps(gk, r0);
+      s0_1 += taps(gk, r1);
+      s0_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 1u);
+      s1_0 += taps(gk, r0);
+      s1_1 += taps(gk, r1);
+      s1_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 2u);
+      s2_0 += taps(gk, r0);
+      s2_1 += taps(gk, r1);
+      s2_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 3u);
+      s3_0 += taps(gk, r0);
+      s3_1 += taps(gk, r1);
+      s3_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 4u);
+      s4_0 += taps(gk, r0);
+      s4_1 += taps(gk, r1);
+      s4_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 5u);
+      s5_0 += taps(gk, r0);
+      s5_1 += taps(gk, r1);
+      s5_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 6u);
+      s6_0 += taps(gk, r0);
+      s6_1 += taps(gk, r1);
+      s6_2 += taps(gk, r2);
+      gk = subgroupBroadcast(av, 7u);
+      s7_0 += taps(gk, r0);
+      s7_1 += taps(gk, r1);
+      s7_2 += taps(gk, r2);
       if (KT == 16u) {
         let bv = a[aj + q]; // channel k0 + 8 + k
         sb += bv;
-        s8 += taps(vec4<f32>(subgroupBroadcast(bv.x, 0u), subgroupBroadcast(bv.y, 0u),
-          subgroupBroadcast(bv.z, 0u), subgroupBroadcast(bv.w, 0u)), w0, v, w2);
-        s9 += taps(vec4<f32>(subgroupBroadcast(bv.x, 1u), subgroupBroadcast(bv.y, 1u),
-          subgroupBroadcast(bv.z, 1u), subgroupBroadcast(bv.w, 1u)), w0, v, w2);
-        s10 += taps(vec4<f32>(subgroupBroadcast(bv.x, 2u), subgroupBroadcast(bv.y, 2u),
-          subgroupBroadcast(bv.z, 2u), subgroupBroadcast(bv.w, 2u)), w0, v, w2);
-        s11 += taps(vec4<f32>(subgroupBroadcast(bv.x, 3u), subgroupBroadcast(bv.y, 3u),
-          subgroupBroadcast(bv.z, 3u), subgroupBroadcast(bv.w, 3u)), w0, v, w2);
-        s12 += taps(vec4<f32>(subgroupBroadcast(bv.x, 4u), subgroupBroadcast(bv.y, 4u),
-          subgroupBroadcast(bv.z, 4u), subgroupBroadcast(bv.w, 4u)), w0, v, w2);
-        s13 += taps(vec4<f32>(subgroupBroadcast(bv.x, 5u), subgroupBroadcast(bv.y, 5u),
-          subgroupBroadcast(bv.z, 5u), subgroupBroadcast(bv.w, 5u)), w0, v, w2);
-        s14 += taps(vec4<f32>(subgroupBroadcast(bv.x, 6u), subgroupBroadcast(bv.y, 6u),
-          subgroupBroadcast(bv.z, 6u), subgroupBroadcast(bv.w, 6u)), w0, v, w2);
-        s15 += taps(vec4<f32>(subgroupBroadcast(bv.x, 7u), subgroupBroadcast(bv.y, 7u),
-          subgroupBroadcast(bv.z, 7u), subgroupBroadcast(bv.w, 7u)), w0, v, w2);
+        gk = subgroupBroadcast(bv, 0u);
+        s8_0 += taps(gk, r0);
+        s8_1 += taps(gk, r1);
+        s8_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 1u);
+        s9_0 += taps(gk, r0);
+        s9_1 += taps(gk, r1);
+        s9_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 2u);
+        s10_0 += taps(gk, r0);
+        s10_1 += taps(gk, r1);
+        s10_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 3u);
+        s11_0 += taps(gk, r0);
+        s11_1 += taps(gk, r1);
+        s11_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 4u);
+        s12_0 += taps(gk, r0);
+        s12_1 += taps(gk, r1);
+        s12_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 5u);
+        s13_0 += taps(gk, r0);
+        s13_1 += taps(gk, r1);
+        s13_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 6u);
+        s14_0 += taps(gk, r0);
+        s14_1 += taps(gk, r1);
+        s14_2 += taps(gk, r2);
+        gk = subgroupBroadcast(bv, 7u);
+        s15_0 += taps(gk, r0);
+        s15_1 += taps(gk, r1);
+        s15_2 += taps(gk, r2);
       }
-      left = v.w;
-      v = next;
+      l0 = v0.w;
+      l1 = v1.w;
+      l2 = v2.w;
+      v0 = n0;
+      v1 = n1;
+      v2 = n2;
     }
   }
   // Every lane group of the tile walked the same pixels: lanes 0..7 of the subgroup holding
@@ -163,15 +249,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   if (e_raw >= p.items) { return; }
-  let res = array<vec3<f32>, 16>(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13,
-    s14, s15);
   let width = p.bg * 9u;
+  let kr0 = array<vec3<f32>, 16>(s0_0, s1_0, s2_0, s3_0, s4_0, s5_0, s6_0, s7_0,
+    s8_0, s9_0, s10_0, s11_0, s12_0, s13_0, s14_0, s15_0);
+  let kr1 = array<vec3<f32>, 16>(s0_1, s1_1, s2_1, s3_1, s4_1, s5_1, s6_1, s7_1,
+    s8_1, s9_1, s10_1, s11_1, s12_1, s13_1, s14_1, s15_1);
+  let kr2 = array<vec3<f32>, 16>(s0_2, s1_2, s2_2, s3_2, s4_2, s5_2, s6_2, s7_2,
+    s8_2, s9_2, s10_2, s11_2, s12_2, s13_2, s14_2, s15_2);
   for (var r = 0u; r < KT; r++) {
     if (k0 + r < p.ag) {
-      let o = (chunk * p.a_c + g * p.ag + k0 + r) * width + e * 3u;
-      out[o] = res[r].x;
-      out[o + 1u] = res[r].y;
-      out[o + 2u] = res[r].z;
+      let o = (chunk * p.a_c + g * p.ag + k0 + r) * width + c * 9u;
+      out[o] = kr0[r].x;
+      out[o + 1u] = kr0[r].y;
+      out[o + 2u] = kr0[r].z;
+      out[o + 3u] = kr1[r].x;
+      out[o + 4u] = kr1[r].y;
+      out[o + 5u] = kr1[r].z;
+      out[o + 6u] = kr2[r].x;
+      out[o + 7u] = kr2[r].y;
+      out[o + 8u] = kr2[r].z;
     }
   }
 }
