@@ -127,15 +127,7 @@ export function attentionQKV(qkv: Tensor): Tensor {
     L,
   );
   const scale = 1 / Math.sqrt(C);
-  const wT = Tensor.empty(gpu, [B, L, L]);
-  const sc = columns(sT, scale);
-  gpu.dispatch(
-    sc.vec4 ? K.attnSoftmax4 : K.attnSoftmax,
-    {},
-    [sT.buffer, wT.buffer],
-    sc.params,
-    sc.groups,
-  );
+  const wT = columnSoftmax(sT, scale); // sT is raw: nothing recorded
   sT.dispose();
   // out = v wT [B, C, Lq]: A = v rows in place.
   const out = Tensor.empty(gpu, [B, C, L]);
