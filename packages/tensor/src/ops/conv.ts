@@ -1004,7 +1004,9 @@ function checkCommon(
  * returns [N, Cout, floor((H + 2ph - KH)/sh) + 1, floor((W + 2pw - KW)/sw) + 1].
  * NaN and Inf in x reach exactly the outputs whose window holds them. The zero padding is
  * multiplied like data (as PyTorch's im2col path), so a NaN weight also turns the outputs
- * whose tap falls on padding into NaN.
+ * whose tap falls on padding into NaN. `options.shift`, `residual` and `scale` add the fused
+ * epilogue ((conv + bias) + shift[n, c] + residual) * scale (Conv2dEpilogue), differentiable in
+ * shift and residual.
  */
 export function conv2d(
   x: Tensor,
