@@ -111,14 +111,22 @@ export function attentionQKV(qkv: Tensor): Tensor {
   }
   const gpu = qkv.gpu;
   const batch = 3 * C * L; // one head's q, k, v
-  // Element (c, l) of q, k, v: off + c * 3L + l with off = 0, L, 2L.
-  const rows = (j: number) => ({ t: qkv, off: j * L, batch, row: 3 * L, col: 1 });
-  const cols = (j: number) => ({ t: qkv, off: j * L, batch, row: 1, col: 3 * L });
+  // Slot j (q, k, v) of t [B, C, 3, L] as a matmul A operand: element (c, l) at j*L + c*3L + l,
+  // read as [C, L] or, transposed, as [L, C].
+  const slot = (t: Tensor, j: number, transposed: boolean) => ({
+    t,
+    off: j * L,
+    batch,
+    row: transposed ? 1 : 3 * L,
+    col: transposed ? 3 * L : 1,
+  });
+  // A dense [B, rows, n] tensor as A, or as B (n a multiple of 4).
+  const denseA = (t: Tensor, n: number) => ({ t, off: 0, batch: t.size / B, row: n, col: 1 });
   const dense = (t: Tensor, n: number) => ({ t, off4: 0, batch4: t.size / B / 4, row4: n / 4 });
   // sT = k^T q [B, Lk, Lq]: A = k^T read in place, B = q rows (stride 3L).
   const sT = Tensor.empty(gpu, [B, L, L]);
   dispatchMatmul(
-    cols(1),
+    slot(qkv, 1, true),
     { t: qkv, off4: 0, batch4: batch / 4, row4: (3 * L) / 4 },
     sT,
     B,
@@ -131,7 +139,7 @@ export function attentionQKV(qkv: Tensor): Tensor {
   sT.dispose();
   // out = v wT [B, C, Lq]: A = v rows in place.
   const out = Tensor.empty(gpu, [B, C, L]);
-  dispatchMatmul(rows(2), dense(wT, L), out, B, C, L, L);
+  dispatchMatmul(slot(qkv, 2, false), dense(wT, L), out, B, C, L, L);
   if (!needsGrad([qkv])) {
     wT.dispose();
     return out;
@@ -143,11 +151,9 @@ export function attentionQKV(qkv: Tensor): Tensor {
     out,
     [qkv],
     (g) => {
-      const colsS = (j: number) => ({ t: qs, off: j * L, batch, row: 1, col: 3 * L });
-      const rowsS = (j: number) => ({ t: qs, off: j * L, batch, row: 3 * L, col: 1 });
       // dwT = v^T g [B, Lk, Lq]; dsT through the softmax.
       const dwT = Tensor.empty(gpu, [B, L, L]);
-      dispatchMatmul(colsS(2), dense(g, L), dwT, B, L, C, L);
+      dispatchMatmul(slot(qs, 2, true), dense(g, L), dwT, B, L, C, L);
       const dsT = columnSoftmaxBackward(ws, dwT, scale);
       dwT.dispose();
       // Transposed copies of g and q [B, L, C] (the B operands of dv^T and dk^T).
@@ -157,27 +163,11 @@ export function attentionQKV(qkv: Tensor): Tensor {
       stridedCopy(qs, qT, [B, L, C], [batch, 1, 3 * L], [L * C, C, 1]);
       // dv^T = wT g^T, dk^T = dsT q^T [B, Lk, C]; dq = k dsT [B, C, Lq].
       const dvT = Tensor.empty(gpu, [B, L, C]);
-      dispatchMatmul(
-        { t: ws, off: 0, batch: L * L, row: L, col: 1 },
-        dense(gT, C),
-        dvT,
-        B,
-        L,
-        L,
-        C,
-      );
+      dispatchMatmul(denseA(ws, L), dense(gT, C), dvT, B, L, L, C);
       const dkT = Tensor.empty(gpu, [B, L, C]);
-      dispatchMatmul(
-        { t: dsT, off: 0, batch: L * L, row: L, col: 1 },
-        dense(qT, C),
-        dkT,
-        B,
-        L,
-        L,
-        C,
-      );
+      dispatchMatmul(denseA(dsT, L), dense(qT, C), dkT, B, L, L, C);
       const dq = Tensor.empty(gpu, [B, C, L]);
-      dispatchMatmul(rowsS(1), dense(dsT, L), dq, B, C, L, L);
+      dispatchMatmul(slot(qs, 1, false), dense(dsT, L), dq, B, C, L, L);
       for (const t of [dsT, gT, qT]) t.dispose();
       // Into [B, C, 3, L]: every element is written by exactly one of the three copies.
       const dqkv = Tensor.empty(gpu, [B, C, 3, L]);
