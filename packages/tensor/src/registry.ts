@@ -130,7 +130,8 @@ const otherRows: OpRow[] = [
   {
     name: 'sum',
     kind: 'reduce',
-    kernel: 'reduce.wgsl:main OP=0 (multi-pass)',
+    kernel:
+      'reduce.wgsl:main OP=0 (multi-pass; main4 along the contiguous axis, mid4 for inner % 4 == 0)',
     reference: 'reduceRef(sum)',
     backward: 'broadcastTo(g)',
     domain: '[-1, 1]',
@@ -139,7 +140,7 @@ const otherRows: OpRow[] = [
   {
     name: 'mean',
     kind: 'reduce',
-    kernel: 'reduce.wgsl:main OP=0, scaled',
+    kernel: 'reduce.wgsl:main/main4/mid4 OP=0, scaled',
     reference: 'reduceRef(mean)',
     backward: 'broadcastTo(g) / count',
     domain: '[-1, 1]',
@@ -148,7 +149,7 @@ const otherRows: OpRow[] = [
   {
     name: 'max',
     kind: 'reduce',
-    kernel: 'reduce.wgsl:main OP=1',
+    kernel: 'reduce.wgsl:main/main4/mid4 OP=1',
     reference: 'reduceRef(max)',
     backward: 'g * (x == max) / ties',
     domain: '[-1, 1], NaN',
@@ -157,7 +158,7 @@ const otherRows: OpRow[] = [
   {
     name: 'min',
     kind: 'reduce',
-    kernel: 'reduce.wgsl:main OP=2',
+    kernel: 'reduce.wgsl:main/main4/mid4 OP=2',
     reference: 'reduceRef(min)',
     backward: 'g * (x == min) / ties',
     domain: '[-1, 1], NaN',
@@ -317,7 +318,7 @@ const otherRows: OpRow[] = [
   {
     name: 'permute',
     kind: 'layout',
-    kernel: 'copy.wgsl:main',
+    kernel: 'copy.wgsl:main (main4 for whole vec4)',
     reference: 'permuteRef',
     backward: 'permute(g, inverse)',
     domain: 'any',
@@ -335,7 +336,7 @@ const otherRows: OpRow[] = [
   {
     name: 'slice',
     kind: 'layout',
-    kernel: 'copy.wgsl:main',
+    kernel: 'copy.wgsl:main (main4 for whole vec4)',
     reference: 'sliceRef',
     backward: 'pad g with zeros',
     domain: 'any',
@@ -344,7 +345,7 @@ const otherRows: OpRow[] = [
   {
     name: 'concat',
     kind: 'layout',
-    kernel: 'copy.wgsl:main per input',
+    kernel: 'copy.wgsl:main or main4 (whole vec4) per input',
     reference: 'concatRef',
     backward: 'slices of g',
     domain: 'any',

@@ -92,6 +92,49 @@ describe.skipIf(GPU_SKIP_REASON)('layout ops', () => {
     expectClose(await bt.read(), f32(broadcastToRef(b, [2, 3, 4, 5]).data), EXACT, 'broadcastTo');
     expect(() => broadcastTo(toGpu(b), [2, 2, 5])).toThrow(/broadcast/);
   });
+  it('copies of whole vec4 (copy.wgsl:main4): concat, slice, broadcast, > 65,535 workgroups; unaligned ones stay scalar', async () => {
+    const parts = [
+      randomNd([2, 3, 4, 8], 20),
+      randomNd([2, 1, 4, 8], 21),
+      randomNd([2, 2, 4, 8], 22),
+    ];
+    const c = scope(() => concat(parts.map(toGpu), 1));
+    expectClose(await c.read(), f32(concatRef(parts, 1).data), EXACT, 'concat (vec4)');
+    const x = randomNd([3, 4, 5, 40], 23);
+    for (const [start, size] of [
+      [
+        [1, 1, 0, 4],
+        [2, 2, 5, 36],
+      ], // offset 1*800 + 200 + 4: whole vec4, runs of 9 vec4
+      [
+        [0, 1, 2, 2],
+        [3, 3, 2, 8],
+      ], // offset 2: scalar
+      [
+        [0, 0, 0, 0],
+        [3, 4, 5, 6],
+      ], // rows of 6: scalar
+    ] as const) {
+      const s = scope(() => slice(toGpu(x), start, size));
+      expectClose(await s.read(), f32(sliceRef(x, start, size).data), EXACT, `slice ${start}`);
+    }
+    const b = randomNd([3, 1, 8], 24);
+    const bt = scope(() => broadcastTo(toGpu(b), [2, 3, 4, 8]));
+    expectClose(await bt.read(), f32(broadcastToRef(b, [2, 3, 4, 8]).data), EXACT, 'broadcast');
+    // [2, R, 4] -> [R, 2, 4]: 2R rows of one vec4, 2R / 64 > 65,535 workgroups, folded into 2-D.
+    const R = 2_097_200;
+    const big = new Float32Array(2 * R * 4).map((_, i) => (i % 13) - 6);
+    const moved = await scope(() => permute(tensor(big, [2, R, 4]), [1, 0, 2])).read();
+    let wrong = 0;
+    for (let r = 0; r < R; r++) {
+      for (let h = 0; h < 2; h++) {
+        for (let k = 0; k < 4; k++) {
+          if (moved[(r * 2 + h) * 4 + k] !== big[(h * R + r) * 4 + k]) wrong++;
+        }
+      }
+    }
+    expect(wrong).toBe(0);
+  });
   it('gather picks rows; out-of-range indices give NaN rows; the gradient sums repeats', async () => {
     const table = randomNd([6, 5], 8);
     const idx = [5, 0, 2, 2, 7, -1, 1.5];

@@ -117,6 +117,46 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
     const ref = reduceRef('sum', big).data[0]!;
     expect(Math.abs(got - ref) / ref).toBeLessThan(1e-6);
   });
+  it('reductions over a middle axis with inner a multiple of 4 read vec4 (mid4): chunks, two passes, NaN per column', async () => {
+    const cases: { shape: number[]; axes: number[] }[] = [
+      { shape: [3, 5, 8], axes: [1] },
+      { shape: [2, 37, 12], axes: [1] }, // two chunks, the last one short
+      { shape: [4097, 4], axes: [0] }, // two passes
+      { shape: [3, 1, 4], axes: [1] }, // K = 1
+      { shape: [2, 3, 4, 4], axes: [0, 2] }, // two runs: inner 16, then inner 12
+    ];
+    for (const [k, c] of cases.entries()) {
+      const n = c.shape.reduce((p, d) => p * d, 1);
+      const data = uniformValues(n, -1, 1, 120 + k);
+      if (k === 1) {
+        data[5 * 12 + 7] = Number.NaN; // outer 0, column 7: max and min give NaN there only
+        data[12 * 37 + 36 * 12 + 2] = Number.NEGATIVE_INFINITY; // outer 1, the short chunk
+      }
+      const x = nd(c.shape, data);
+      for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
+        const op = { sum, mean, max, min }[kind];
+        const y = scope(() => op(toGpu(x), c.axes));
+        const ref = reduceRef(kind, x, c.axes, false);
+        expectClose(
+          await y.read(),
+          f32(ref.data),
+          kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
+          `${kind} [${c.shape}] axes ${c.axes}`,
+        );
+        y.dispose();
+      }
+    }
+    // 65,537 workgroups of 64 vec4 columns, folded into 2-D (K = 1: two rows would pass the
+    // 128 MiB binding limit): small integers, exact.
+    const cols = 4 * (64 * 65_536 + 8);
+    const flat = new Float32Array(cols).map((_, i) => (i % 7) - 3);
+    const colSums = await scope(() => sum(tensor(flat, [1, cols]), [0])).read();
+    let wrong = 0;
+    for (let j = 0; j < cols; j++) {
+      if (colSums[j] !== (j % 7) - 3) wrong++;
+    }
+    expect(wrong).toBe(0);
+  });
   it('rejects bad axes with a message', () => {
     expect(() => sum(tensor([1, 2]), 3)).toThrow(/axis 3 is out of range/);
   });

@@ -40,8 +40,28 @@ export function stridedCopy(
   if (n === 0) return;
   if (box.length > MAX_RANK) throw new TensorError(`rank ${box.length} exceeds ${MAX_RANK}`);
   const c = collapseAxes(box, [srcStrides, dstStrides]);
-  const params = uniformBlock([n, c.shape.length, srcOffset, dstOffset], [c.shape, ...c.strides]);
-  src.gpu.dispatch(K.copy, { CH: RUN }, [src.buffer, dst.buffer], params, runWorkgroups(c.shape));
+  const last = c.shape.length - 1;
+  // vec4 elements (copy.wgsl:main4) where the innermost axis is contiguous on both sides and
+  // every offset, stride and the innermost size are whole vec4.
+  const vec4 =
+    c.strides.every((s) => s[last] === 1 && s.every((v, d) => d === last || v % 4 === 0)) &&
+    (c.shape[last] as number) % 4 === 0 &&
+    srcOffset % 4 === 0 &&
+    dstOffset % 4 === 0;
+  const q = vec4 ? 4 : 1;
+  const shape = c.shape.map((d, i) => (i === last ? d / q : d));
+  const strides = c.strides.map((s) => s.map((v, i) => (i === last ? v : v / q)));
+  const params = uniformBlock(
+    [n / q, shape.length, srcOffset / q, dstOffset / q],
+    [shape, ...strides],
+  );
+  src.gpu.dispatch(
+    vec4 ? K.copy4 : K.copy,
+    { CH: RUN },
+    [src.buffer, dst.buffer],
+    params,
+    runWorkgroups(shape),
+  );
 }
 
 /** Same data, new shape (one size may be -1). A view: no copy. */

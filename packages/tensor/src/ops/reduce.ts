@@ -41,8 +41,10 @@ function reduceMiddle(
       kLeft <= MIN_CHUNK
         ? 1
         : Math.min(Math.ceil(kLeft / MIN_CHUNK), Math.ceil(TARGET_THREADS / slots));
-    // Along the contiguous axis with whole vec4 chunks, reduce.wgsl's main4 reads vec4.
+    // Along the contiguous axis with whole vec4 chunks, reduce.wgsl's main4 reads vec4; with
+    // inner a multiple of 4, mid4 reads four adjacent columns as one vec4.
     const vec4 = inner === 1 && kLeft % 4 === 0;
+    const mid4 = inner % 4 === 0;
     const chunkLen = vec4 ? Math.ceil(kLeft / chunks / 4) * 4 : Math.ceil(kLeft / chunks);
     const realChunks = Math.ceil(kLeft / chunkLen);
     const out = Tensor.empty(gpu, [outer, realChunks, inner]);
@@ -58,11 +60,11 @@ function reduceMiddle(
       0,
     ]);
     gpu.dispatch(
-      vec4 ? K.reduce4 : K.reduce,
+      vec4 ? K.reduce4 : mid4 ? K.reduceMid4 : K.reduce,
       { OP: REDUCE_CODE[kind] },
       [src.buffer, out.buffer],
       params,
-      workgroupsFor(outer * realChunks * inner),
+      workgroupsFor((outer * realChunks * inner) / (mid4 ? 4 : 1)),
     );
     if (src !== x) src.dispose();
     src = out;
