@@ -37,10 +37,14 @@ export type HostPause = (ms: number) => Promise<void>;
 
 /**
  * The pause between polls while awaiting the device: a tenth of the time waited so far (so a
- * short wait, on a fast GPU, overshoots by at most about 10%), at most 1 ms.
+ * short wait, on a fast GPU, overshoots by at most about 10%), at most 4 ms. Each poll costs
+ * the host thread some CPU (Dawn's event processing), which on a software adapter is taken
+ * from the kernel threads: waiting out 4 unet-small training steps (6.5 s) cost the main
+ * thread 280-380 ms of CPU with 1 ms pauses and 120-200 ms with 4 ms, for an overshoot of at
+ * most 4 ms per wait.
  */
 const POLL_PAUSE_SHARE = 0.1;
-const POLL_PAUSE_MAX_MS = 1;
+const POLL_PAUSE_MAX_MS = 4;
 
 export interface GpuCounters {
   dispatches: number;
@@ -314,7 +318,7 @@ export class Gpu {
    * promises is pending: a whole core spinning through every wait, which on a software adapter
    * (lavapipe) is a core taken from the threads running the kernels (measured: the UNet
    * training step about 1.5x slower on 2 cores). With a host pause the loop runs once per pause
-   * (a tenth of the time waited so far, at most 1 ms) and the thread sleeps between.
+   * (a tenth of the time waited so far, at most 4 ms) and the thread sleeps between.
    */
   async settle<T>(promise: Promise<T>): Promise<T> {
     const pause = this.hostPause;
