@@ -7,7 +7,9 @@
 //   conv_pack.wgsl (LAYOUT 1: the 9 taps of one channel pair in 3 vec4, the last 3 slots and
 //   channels past mg are zeros); 2 bias: array<f32> (read) [y_c]; 3 shift: array<f32> (read)
 //   [N, y_c]; 4 res: array<vec4<f32>> (read) [N, y_c, h, w] (each read only when its flag is
-//   set); 5 y: array<vec4<f32>> (read_write) [N, y_c, h, w]; 6 p: Params (uniform).
+//   set); 5 y: array<vec4<f32>> (read_write) [N, y_c, h, w]; 6 work: array<atomic<u32>>
+//   (read_write), the dispatch's counter at p.slot (zero at the start, Gpu.workCounter);
+//   7 p: Params (uniform).
 // y[n, co, oy, ox] = ((conv + bias[co]) + shift[n, co] + res[n, co, oy, ox]) * scale, with
 //   conv = sum_{c < cg, i < 3, j < 3} wt[g, m, c, i, j] * x[n, g*cg + c, oy + i - 1, ox + j - 1]
 //   (0 outside the image) for co = g*mg + m: the epilogue of EDM's UNetBlock (the embedding
@@ -31,16 +33,23 @@
 //   forward 1.16-1.22x faster than tap by tap in a UNet training step). Unrolling the channel
 //   loop made it slower (0.65-0.84x): the loop body (about 27 KB of machine code on lavapipe)
 //   already nearly fills a core's 32 KiB instruction cache.
-// Lanes: blocks of 8 consecutive invocations are 8 consecutive quads, and a row of lpr quads
-//   (lpr divides 8) never straddles two blocks; needs subgroups of at least 8 whose lanes
-//   follow local_invocation_index (lane = lid % size), which WebGPU does not promise: the host
-//   runs this kernel only where the probe subgroup_lanes.wgsl found it so. Lanes past the last
-//   quad compute a copy of it and store nothing (shuffles need every lane).
-// Geometry: workgroups = groups * m_tiles * lane_groups, folded into 2-D past 65,535; a
-//   lane's quad index counts quads of one row (TALL 1) or of a pair of rows (TALL 2).
+// Work items: a subgroup's worth of consecutive quads (min(subgroup size, WG) of them, a
+//   multiple of 8) of one tile of ROWS output channels. Lane 0 of each subgroup takes the next item from the
+//   counter until none is left, so the workgroups a thread runs do not fix its share of the work
+//   (on lavapipe each thread gets a fixed half of the workgroups: with fixed items a thread
+//   slowed by anything else on its core holds the dispatch back). Lane l of an item owns quad
+//   item_start + l; a block of 8 lanes is 8 consecutive quads and a row of lpr quads (lpr divides
+//   8) never straddles two blocks. Lanes past the last quad compute a copy of it and store nothing
+//   (shuffles need every lane). The workgroup count only bounds the parallelism (the host
+//   dispatches as many as there are items of 64 lanes); subgroups that find no item left return.
+//   A quad index counts quads of one row (TALL 1) or of a pair of rows (TALL 2).
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
 enable subgroups;
+// The subgroup operations below run inside the item loop, whose exit depends on a value
+// broadcast from lane 0: the same in every lane of the subgroup, which the uniformity analysis
+// cannot see.
+diagnostic(off, subgroup_uniformity);
 
 override WG: u32 = 64u;
 // Output channels per workgroup: 8 or 16.
@@ -53,7 +62,7 @@ override TALL: u32 = 1u;
 // flags: bit 0 bias, bit 1 shift, bit 2 res.
 struct Params {
   quads: u32, lpr: u32, h: u32, cg: u32,
-  c_total: u32, mg: u32, m_tiles: u32, lane_groups: u32,
+  c_total: u32, mg: u32, m_tiles: u32, slot: u32,
   y_c: u32, flags: u32, tiles: u32, scale: f32,
 }
 
@@ -63,7 +72,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> shift: array<f32>;
 @group(0) @binding(4) var<storage, read> res: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(6) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(7) var<uniform> p: Params;
 
 var<private> acc0: vec4<f32>;
 var<private> acc1: vec4<f32>;
@@ -126,12 +136,26 @@ fn store(r: u32, a: vec4<f32>, m0: u32, g: u32, n: u32, at: u32, plane4: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let wgi = wid.y * nwg.x + wid.x;
-  let tg = wgi / p.lane_groups; // g * m_tiles + tile
-  if (tg >= p.tiles) { return; } // whole workgroups of the folded padding
-  let u0 = (wgi % p.lane_groups) * WG + lid; // this lane's quad
+fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
+  let width = min(sgs, WG); // lanes of a subgroup (fewer than its size if WG is smaller)
+  let per_tile = (p.quads + width - 1u) / width;
+  let items = p.tiles * per_tile;
+  loop {
+    var taken = 0u;
+    if (sid == 0u) { taken = atomicAdd(&work[p.slot], 1u); }
+    let item = subgroupBroadcast(taken, 0u);
+    if (item >= items) { break; }
+    tile(item / per_tile, (item % per_tile) * width + sid, sid);
+    // Zero the accumulators for the next item.
+    acc0 = vec4<f32>(); acc1 = vec4<f32>(); acc2 = vec4<f32>(); acc3 = vec4<f32>();
+    acc4 = vec4<f32>(); acc5 = vec4<f32>(); acc6 = vec4<f32>(); acc7 = vec4<f32>();
+    acc8 = vec4<f32>(); acc9 = vec4<f32>(); acc10 = vec4<f32>(); acc11 = vec4<f32>();
+    acc12 = vec4<f32>(); acc13 = vec4<f32>(); acc14 = vec4<f32>(); acc15 = vec4<f32>();
+  }
+}
+
+// One work item: tile tg (= g * m_tiles + tile of ROWS channels) for this lane's quad u0.
+fn tile(tg: u32, u0: u32, sid: u32) {
   let u = min(u0, p.quads - 1u);
   let g = tg / p.m_tiles;
   let m0 = (tg % p.m_tiles) * ROWS;

@@ -6,28 +6,38 @@
 //   (conv2d: the output gradient; conv_transpose2d: the input); 1 b: array<vec4<f32>> (read)
 //   [N, b_c, h, w], the operand read through the window (conv2d: x; conv_transpose2d: the
 //   output gradient), not padded; 2 out: array<f32> (read_write) [chunks, groups*ag, bg*9];
-//   3 sums: array<f32> (read_write) [chunks, groups*ag] (written only with SUMS); 4 p: Params
-//   (uniform). w = 4 * LPR.
+//   3 sums: array<f32> (read_write) [chunks, groups*ag] (written only with SUMS); 4 work:
+//   array<atomic<u32>> (read_write), the dispatch's counter at p.slot (zero at the start,
+//   Gpu.workCounter); 5 p: Params (uniform). w = 4 * LPR.
 // out[ch, g*ag + k, (c*3 + i)*3 + j] = sum over the rows (n, oy) of chunk ch and all ox of
 //   a[n, g*ag + k, oy, ox] * b[n, g*bg + c, oy + i - 1, ox + j - 1] (0 outside the image).
 // sums[ch, g*ag + k] = the sum of a[n, g*ag + k, oy, ox] over the same pixels: conv2d's bias
 //   gradient, from the values the lanes load anyway (instead of a reduction pass over a).
-// Work split: a workgroup owns KT (8 or 16) channels k of one group and WG lanes (8-32); lane e
-//   owns channel c = e of b and all 3 x 3 taps of every k (three vec3 of sums per k). All
-//   lanes walk the same pixels, 4 at a time: per quad a lane loads one vec4 of each of the
-//   three rows of b its window needs (the window's edge pixels come from the previous and next
-//   quads' vectors, or are the zero padding), and lane l of each block of 8 loads the 4 values
-//   of a for channel k = l (KT 16: also k = 8 + l), which subgroupBroadcast hands to every lane
-//   and every row. Per quad: 4 (KT 16: 5) vec4 loads per lane for 288 (576) multiply-adds
-//   (conv_wgrad.wgsl: 3 scalar loads for 48). A lane per (c, kernel row), loading one row of b
-//   and the broadcast a for a third of the multiply-adds, was 1.01-1.18x slower.
-// Needs subgroups of at least 8 (the host checks). Lanes past the last (c, i) compute a copy
-//   of it and store nothing (broadcasts need every lane).
-// Geometry: workgroups = chunks * tiles * lane_groups, folded into 2-D past 65,535.
+// Work split: a work item is KT (8 or 16) channels k of one group, one chunk of rows, and a
+//   subgroup's worth of channels c of b (min(subgroup size, WG) of them); lane e owns channel
+//   c = e of the item and all 3 x 3 taps of every k (three vec3 of sums per k). All lanes walk
+//   the same pixels, 4 at a time: per quad a lane loads one vec4 of each of the three rows of b
+//   its window needs (the window's edge pixels come from the previous and next quads' vectors,
+//   or are the zero padding), and lane l of each block of 8 loads the 4 values of a for
+//   channel k = l (KT 16: also k = 8 + l), which subgroupBroadcast hands to every lane and every
+//   row. Per quad: 4 (KT 16: 5) vec4 loads per lane for 288 (576) multiply-adds (conv_wgrad.wgsl:
+//   3 scalar loads for 48). A lane per (c, kernel row), loading one row of b and the broadcast a
+//   for a third of the multiply-adds, was 1.01-1.18x slower.
+// Lane 0 of each subgroup takes the next item from the counter until none is left (as in
+//   conv3x3_same.wgsl: lavapipe gives each thread a fixed share of the workgroups, and a thread
+//   slowed by anything else on its core would hold the dispatch back). Needs subgroups of at
+//   least 8 (the host checks). Lanes past the last channel c compute a copy of it and store
+//   nothing (broadcasts need every lane).
+// Geometry: the workgroup count only bounds the parallelism; subgroups that find no item left
+//   return.
 // Reference: packages/tensor/src/reference/conv.ts (through the finite-difference gradients of
 //   conv2dRef and convTranspose2dRef).
 
 enable subgroups;
+// The subgroup operations below run inside the item loop, whose exit depends on a value
+// broadcast from lane 0: the same in every lane of the subgroup, which the uniformity analysis
+// cannot see.
+diagnostic(off, subgroup_uniformity);
 
 override WG: u32 = 32u;
 // Quads of 4 pixels per image row: 1, 2, 4 or 8.
@@ -40,15 +50,16 @@ override SUMS: u32 = 0u;
 
 struct Params {
   rows_total: u32, h: u32, a_c: u32, ag: u32,
-  a_tiles: u32, bg: u32, b_c: u32, items: u32,
-  lane_groups: u32, rows_per_chunk: u32, tiles: u32, chunks: u32,
+  a_tiles: u32, bg: u32, b_c: u32, slot: u32,
+  rows_per_chunk: u32, tiles: u32, chunks: u32, _p0: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 var<private> s0_0: vec3<f32>;
 var<private> s0_1: vec3<f32>;
@@ -108,17 +119,40 @@ fn taps(g: vec4<f32>, w: Windows) -> vec3<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let wgi = wid.y * nwg.x + wid.x;
-  let t = wgi / p.lane_groups;
+fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
+  let width = min(sgs, WG); // lanes of a subgroup (one smaller than its size if WG is)
+  let blocks = (p.bg + width - 1u) / width;
+  let items = p.chunks * p.tiles * blocks;
+  loop {
+    var taken = 0u;
+    if (sid == 0u) { taken = atomicAdd(&work[p.slot], 1u); }
+    let item = subgroupBroadcast(taken, 0u);
+    if (item >= items) { break; }
+    let block = item % blocks;
+    sums_of(item / blocks, block, block * width + sid, sid);
+    s0_0 = vec3<f32>(); s0_1 = vec3<f32>(); s0_2 = vec3<f32>(); s1_0 = vec3<f32>();
+    s1_1 = vec3<f32>(); s1_2 = vec3<f32>(); s2_0 = vec3<f32>(); s2_1 = vec3<f32>();
+    s2_2 = vec3<f32>(); s3_0 = vec3<f32>(); s3_1 = vec3<f32>(); s3_2 = vec3<f32>();
+    s4_0 = vec3<f32>(); s4_1 = vec3<f32>(); s4_2 = vec3<f32>(); s5_0 = vec3<f32>();
+    s5_1 = vec3<f32>(); s5_2 = vec3<f32>(); s6_0 = vec3<f32>(); s6_1 = vec3<f32>();
+    s6_2 = vec3<f32>(); s7_0 = vec3<f32>(); s7_1 = vec3<f32>(); s7_2 = vec3<f32>();
+    s8_0 = vec3<f32>(); s8_1 = vec3<f32>(); s8_2 = vec3<f32>(); s9_0 = vec3<f32>();
+    s9_1 = vec3<f32>(); s9_2 = vec3<f32>(); s10_0 = vec3<f32>(); s10_1 = vec3<f32>();
+    s10_2 = vec3<f32>(); s11_0 = vec3<f32>(); s11_1 = vec3<f32>(); s11_2 = vec3<f32>();
+    s12_0 = vec3<f32>(); s12_1 = vec3<f32>(); s12_2 = vec3<f32>(); s13_0 = vec3<f32>();
+    s13_1 = vec3<f32>(); s13_2 = vec3<f32>(); s14_0 = vec3<f32>(); s14_1 = vec3<f32>();
+    s14_2 = vec3<f32>(); s15_0 = vec3<f32>(); s15_1 = vec3<f32>(); s15_2 = vec3<f32>();
+  }
+}
+
+// One work item: t = chunk * tiles + (g * a_tiles + tile of KT channels of a), the item's block
+// of channels of b, and this lane's channel e_raw of b.
+fn sums_of(t: u32, block: u32, e_raw: u32, sid: u32) {
   let chunk = t / p.tiles;
-  if (chunk >= p.chunks) { return; } // whole workgroups of the folded padding
   let tg = t % p.tiles; // g * a_tiles + tile
   let g = tg / p.a_tiles;
   let k0 = (tg % p.a_tiles) * KT;
-  let e_raw = (wgi % p.lane_groups) * WG + lid;
-  let c = min(e_raw, p.items - 1u); // this lane's channel of b (items = bg)
+  let c = min(e_raw, p.bg - 1u); // this lane's channel of b
   // This lane's channel of a (as broadcast source), clamped into the group.
   let ka = g * p.ag + min(k0 + (sid & 7u), p.ag - 1u);
   let kb = g * p.ag + min(k0 + 8u + (sid & 7u), p.ag - 1u); // KT 16: channels k0 + 8 ...
@@ -238,17 +272,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       v2 = n2;
     }
   }
-  // Every lane group of the tile walked the same pixels: lanes 0..7 of the subgroup holding
-  // invocation 0 of the first one write (lane l loaded channels k0 + l and k0 + 8 + l).
-  let first = subgroupAny(lid == 0u);
-  if (SUMS == 1u && (wgi % p.lane_groups) == 0u && first && sid < 8u) {
+  // Every block of channels of b walked the same pixels: lanes 0..7 of the first block's item
+  // write (lane l loaded channels k0 + l and k0 + 8 + l).
+  if (SUMS == 1u && block == 0u && sid < 8u) {
     let base = chunk * p.a_c + g * p.ag;
     if (k0 + sid < p.ag) { sums[base + k0 + sid] = (sa.x + sa.y) + (sa.z + sa.w); }
     if (KT == 16u && k0 + 8u + sid < p.ag) {
       sums[base + k0 + 8u + sid] = (sb.x + sb.y) + (sb.z + sb.w);
     }
   }
-  if (e_raw >= p.items) { return; }
+  if (e_raw >= p.bg) { return; }
   let width = p.bg * 9u;
   let kr0 = array<vec3<f32>, 16>(s0_0, s1_0, s2_0, s3_0, s4_0, s5_0, s6_0, s7_0,
     s8_0, s9_0, s10_0, s11_0, s12_0, s13_0, s14_0, s15_0);

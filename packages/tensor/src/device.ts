@@ -87,9 +87,7 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  const result = new Gpu(device, adapter.info, hostPause);
-  await result.probeSubgroupLanes();
-  return result;
+  return new Gpu(device, adapter.info, hostPause);
 }
 
 async function findGpu(): Promise<GPU> {

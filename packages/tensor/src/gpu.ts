@@ -7,7 +7,7 @@
  * batch are staged in one CPU array and written with a single writeBuffer before the submit.
  */
 import { GpuError, ShaderCompileError } from './errors.ts';
-import { K, type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
+import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 import { KernelProfiler, type KernelTime } from './profiler.ts';
 
@@ -46,6 +46,9 @@ export type HostPause = (ms: number) => Promise<void>;
 const POLL_PAUSE_SHARE = 0.1;
 const POLL_PAUSE_MAX_MS = 4;
 
+/** Slots of the work-counter buffer (Gpu.workCounter): zeroed again once all are used. */
+const WORK_COUNTER_SLOTS = 4096;
+
 export interface GpuCounters {
   dispatches: number;
   submits: number;
@@ -74,6 +77,9 @@ export class Gpu {
   private profiler: KernelProfiler | null = null;
   /** A tiny buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
+  /** u32 counters (zero when handed out) for kernels that share out their work (workCounter). */
+  private readonly workCounters: GPUBuffer;
+  private workCounterNext = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -87,6 +93,10 @@ export class Gpu {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    this.workCounters = device.createBuffer({
+      size: WORK_COUNTER_SLOTS * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.errors.push(message);
@@ -114,41 +124,6 @@ export class Gpu {
     return (
       this.subgroupsAllowed && this.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= n
     );
-  }
-
-  /**
-   * Whether subgroup lanes follow local_invocation_index (lane = index % subgroup size, size at
-   * least 8), which kernels that pair neighbouring lanes with neighbouring data need
-   * (conv3x3_same.wgsl). WebGPU does not promise it, so probeSubgroupLanes() measures it once
-   * per device (getDevice does); false until then.
-   */
-  subgroupLanesInOrder = false;
-
-  /** Subgroups of at least `n` whose lanes follow the invocation index (see above). */
-  hasOrderedSubgroupsOf(n: number): boolean {
-    return this.subgroupLanesInOrder && this.hasSubgroupsOf(n);
-  }
-
-  /** Runs subgroup_lanes.wgsl on one workgroup and sets subgroupLanesInOrder. */
-  async probeSubgroupLanes(): Promise<void> {
-    this.subgroupLanesInOrder = false;
-    if (!this.features.has('subgroups')) return;
-    const bytes = K.subgroupLanes.workgroupSize * 4;
-    const out = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-    });
-    try {
-      this.dispatch(K.subgroupLanes, {}, [out], null, 1);
-      this.subgroupLanesInOrder = lanesFollowIndex(
-        new Float32Array(await this.read(out, 0, bytes)),
-      );
-    } catch (e) {
-      // Not fatal: every kernel has a variant that does not need the lane order.
-      console.warn(`subgroup lane probe failed, using kernels without lane pairing: ${String(e)}`);
-    } finally {
-      out.destroy();
-    }
   }
 
   /** The pipeline for a kernel and its override constants, created once and cached. */
@@ -248,6 +223,25 @@ export class Gpu {
       pass.dispatchWorkgroups(x, y);
     }
     this.counters.dispatches++;
+  }
+
+  /**
+   * A counter that is zero when the next dispatch runs: the buffer and the u32 slot to pass to a
+   * kernel that hands its work items out dynamically (each subgroup takes the next item with an
+   * atomicAdd until none is left). On lavapipe every dispatch is split into one fixed share of
+   * workgroups per thread, so a thread slowed by anything else on its core (the host thread, a
+   * busy neighbour on a shared VM) holds the other back; taking items from a counter lets the
+   * faster one do more. Every slot is used by one dispatch; when all are used, the buffer is
+   * zeroed again (in queue order, between compute passes).
+   */
+  workCounter(): { buffer: GPUBuffer; slot: number } {
+    if (this.workCounterNext === WORK_COUNTER_SLOTS) {
+      this.endPass();
+      this.commandEncoder().clearBuffer(this.workCounters);
+      this.usedInBatch.add(this.workCounters);
+      this.workCounterNext = 0;
+    }
+    return { buffer: this.workCounters, slot: this.workCounterNext++ };
   }
 
   /** Writes `data` into `buffer` at `byteOffset`, ordered after the work already enqueued. */
@@ -418,6 +412,8 @@ export class Gpu {
   private discardBatch(): void {
     this.pass?.end();
     this.pass = null;
+    // The dropped batch may hold the counters' clear: zero them again before the next use.
+    this.workCounterNext = WORK_COUNTER_SLOTS;
     this.encoder = null; // dropped unsubmitted: it may reference an invalid pipeline
     this.uniformUsed = 0;
     this.usedInBatch = new Set();
@@ -449,20 +445,6 @@ export class Gpu {
     this.pass?.end();
     this.pass = null;
   }
-}
-
-/**
- * Whether the lanes reported by subgroup_lanes.wgsl (lanes[i] for invocation i) are i % size
- * for one subgroup size of at least 8 that divides the workgroup: then every aligned block of 8
- * invocations is 8 consecutive lanes of one subgroup.
- */
-export function lanesFollowIndex(lanes: ArrayLike<number>): boolean {
-  const n = lanes.length;
-  let size = 0;
-  for (let i = 0; i < n; i++) size = Math.max(size, (lanes[i] as number) + 1);
-  if (size < 8 || n % size !== 0) return false;
-  for (let i = 0; i < n; i++) if (lanes[i] !== i % size) return false;
-  return true;
 }
 
 /** Splits a workgroup count into (x, y) with both at most `maxPerDim`; x * y >= count. */

@@ -12,7 +12,7 @@ export {
   activeGpu,
   type DeviceOptions,
 } from './device.ts';
-export { Gpu, foldWorkgroups, type GpuCounters, type HostPause, lanesFollowIndex } from './gpu.ts';
+export { Gpu, foldWorkgroups, type GpuCounters, type HostPause } from './gpu.ts';
 export type { KernelTime } from './profiler.ts';
 export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
 export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';

@@ -8,7 +8,6 @@ import {
   bucketSize,
   foldWorkgroups,
   type Gpu,
-  lanesFollowIndex,
   OP_TABLE,
   scope,
   ShaderCompileError,
@@ -24,19 +23,6 @@ describe('pure helpers', () => {
     expect(x).toBeLessThanOrEqual(65535);
     expect(x * y).toBeGreaterThanOrEqual(70_000);
     expect(() => foldWorkgroups(65535 * 65535 + 1, 65535)).toThrow(/too large/);
-  });
-  it('checks that subgroup lanes follow the invocation index (lane = index % size >= 8)', () => {
-    const lanes = (size: number) => Array.from({ length: 64 }, (_, i) => i % size);
-    expect(lanesFollowIndex(lanes(8))).toBe(true);
-    expect(lanesFollowIndex(lanes(16))).toBe(true);
-    expect(lanesFollowIndex(lanes(64))).toBe(true);
-    expect(lanesFollowIndex(lanes(4))).toBe(false); // blocks of 8 would span subgroups
-    expect(lanesFollowIndex(lanes(1))).toBe(false);
-    const swapped = lanes(8);
-    [swapped[9], swapped[10]] = [swapped[10] as number, swapped[9] as number];
-    expect(lanesFollowIndex(swapped)).toBe(false);
-    const reversed = lanes(32).map((l) => 31 - l);
-    expect(lanesFollowIndex(reversed)).toBe(false);
   });
   it('buckets sizes with at most 25% waste', () => {
     for (const n of [1, 255, 256, 257, 1000, 4096, 5000, 123457, 2 ** 27 + 1]) {
@@ -55,7 +41,6 @@ describe('pure helpers', () => {
       'activeGpu',
       'Gpu',
       'foldWorkgroups',
-      'lanesFollowIndex',
       'GpuError',
       'ShaderCompileError',
       'TensorError',
@@ -112,20 +97,15 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     y.dispose();
   });
 
-  it('probes the subgroup lane order once per device (lavapipe: 8 lanes in index order)', async () => {
-    const before = gpu.subgroupLanesInOrder;
-    await gpu.probeSubgroupLanes();
-    expect(gpu.subgroupLanesInOrder).toBe(before); // getDevice ran the same probe
-    if (/llvmpipe/i.test(gpu.adapterInfo.description ?? '')) {
-      expect(gpu.subgroupLanesInOrder).toBe(true);
-      expect(gpu.hasOrderedSubgroupsOf(8)).toBe(true);
-    }
-    if (!gpu.features.has('subgroups')) expect(gpu.subgroupLanesInOrder).toBe(false);
-    // A probe that cannot run (here: on a destroyed device) is not fatal: no lane pairing.
-    const other = await T.requestGpu();
-    other.destroy();
-    await other.probeSubgroupLanes();
-    expect(other.subgroupLanesInOrder).toBe(false);
+  it('hands out work counters one slot per dispatch, zeroing the buffer after the last slot', () => {
+    const first = gpu.workCounter();
+    const seen = [first.slot];
+    for (let i = 0; i < 4096; i++) seen.push(gpu.workCounter().slot);
+    expect(seen.every((slot) => slot >= 0 && slot < 4096)).toBe(true);
+    expect(seen[4096]).toBe(first.slot); // a full cycle later
+    const wrap = seen.indexOf(0, 1);
+    expect(seen[wrap - 1]).toBe(4095);
+    expect(new Set(seen.slice(0, 4096)).size).toBe(4096); // each slot once per cycle
   });
 
   it('reports a WGSL syntax error with the file and line, and keeps working afterwards', async () => {

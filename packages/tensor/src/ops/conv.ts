@@ -371,12 +371,10 @@ function correlate(c: Correlation): void {
 
 /**
  * Whether the same-size 3x3 kernels apply to rows of `w` pixels: rows of whole quads that tile
- * a block of 8 lanes, and subgroups of at least 8 (conv3x3_same.wgsl also needs their lanes to
- * follow the invocation index: it takes window edges from the neighbouring lanes).
+ * a block of 8 lanes, and subgroups of at least 8.
  */
-function same3x3Fits(gpu: Gpu, w: number, forward: boolean): boolean {
-  const lanes = forward ? gpu.hasOrderedSubgroupsOf(8) : useSubgroups(gpu);
-  return lanes && [4, 8, 16, 32].includes(w);
+function same3x3Fits(gpu: Gpu, w: number): boolean {
+  return useSubgroups(gpu) && [4, 8, 16, 32].includes(w);
 }
 
 /**
@@ -399,7 +397,7 @@ function correlateSame3x3(
 ): Tensor | null {
   const [N, cTotal, H, W] = x.shape as unknown as [number, number, number, number];
   const gpu = x.gpu;
-  if (!same3x3Fits(gpu, W, true)) return null;
+  if (!same3x3Fits(gpu, W)) return null;
   // Two output rows per lane where the height is even (1.0-1.2x faster than one row with
   // 16-channel tiles on lavapipe, measured on the UNet's shapes); else one.
   const tall = H % 2 === 0 ? 2 : 1;
@@ -412,6 +410,7 @@ function correlateSame3x3(
   const mTiles = Math.ceil(mg / rows);
   const tiles = groups * mTiles;
   const laneGroups = Math.ceil(quads / LANES);
+  const work = gpu.workCounter();
   const packed = packWeights(w, {
     transposed,
     groups,
@@ -434,7 +433,7 @@ function correlateSame3x3(
     cTotal,
     mg,
     mTiles,
-    laneGroups,
+    work.slot,
     groups * mg,
     (bias ? 1 : 0) | (epi.shift ? 2 : 0) | (epi.residual ? 4 : 0),
     tiles,
@@ -450,6 +449,7 @@ function correlateSame3x3(
       epi.shift ? epi.shift.buffer : gpu.dummy,
       epi.residual ? epi.residual.buffer : gpu.dummy,
       y.buffer,
+      work.buffer,
     ],
     params,
     tiles * laneGroups,
@@ -862,7 +862,7 @@ function weightGradSame3x3(
   const [N, aC, H, W] = a.shape as unknown as [number, number, number, number];
   const bC = b.shape[1] as number;
   const gpu = a.gpu;
-  if (!same3x3Fits(gpu, W, false)) return null;
+  if (!same3x3Fits(gpu, W)) return null;
   const ag = aC / groups;
   const bg = bC / groups;
   if (N * H === 0) {
@@ -881,6 +881,7 @@ function weightGradSame3x3(
   const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, W, tiles * laneGroups);
   const partial = Tensor.empty(gpu, [realChunks, aC, bg * 9]);
   const sums = withSums ? Tensor.empty(gpu, [realChunks, aC]) : null;
+  const work = gpu.workCounter();
   const params = uniformBlock([
     rowsTotal,
     H,
@@ -889,16 +890,16 @@ function weightGradSame3x3(
     aTiles,
     bg,
     bC,
-    items,
-    laneGroups,
+    work.slot,
     rowsPerChunk,
     tiles,
     realChunks,
+    0,
   ]);
   gpu.dispatch(
     { ...K.conv3x3SameWgrad, workgroupSize: lanes },
     { LPR: W / 4, KT: kt, SUMS: sums ? 1 : 0 },
-    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy],
+    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy, work.buffer],
     params,
     realChunks * tiles * laneGroups,
   );
