@@ -6,7 +6,8 @@
 // Bindings: 0 x: array<vec4<f32>> (read) [N, c_total, P] (P = 4 * p4 pixels per plane);
 //   1 bw: array<vec4<f32>> (read) [groups, m_tiles, cg, ROWS], weights packed by conv_pack.wgsl
 //   (LAYOUT 0, K-major; channels past mg are zeros); 2 bias: array<f32> (read) [y_c] (read
-//   only if has_bias); 3 y: array<vec4<f32>> (read_write) [N, y_c, P]; 4 p: Params (uniform).
+//   only if has_bias); 3 y: array<vec4<f32>> (read_write) [N, y_c, P]; 4 work:
+//   array<atomic<u32>> (read_write), the dispatch's counter at p.slot; 5 p: Params (uniform).
 // y[n, g*mg + m, i] = bias + sum_{c < cg} w[g, m, c] * x[n, g*cg + c, i].
 // Why a kernel of its own: on lavapipe every load whose address is not a constant is a
 //   bounds-checked loop over the lanes, and a vec4 load costs 1.6-2 scalar ones for 4 values.
@@ -17,12 +18,14 @@
 //   accumulator taking its four products in a row, so an accumulator spilled to the stack (32
 //   vec4 per lane against lavapipe's 32 vector registers) is loaded and stored once per four
 //   channels. Both together: 1.35-1.5x ROWS 16 with one channel per trip on the UNet's shapes.
-// Needs subgroups of at least 8 (the host checks). Lanes past the last quad compute a copy of
-//   it and store nothing (broadcasts need every lane).
-// Geometry: workgroups = groups * m_tiles * lane_groups, folded into 2-D past 65,535.
+// Work items: a subgroup's worth of consecutive quads (min(subgroup size, WG) of them) of one
+//   tile of ROWS output channels, taken from a counter until none is left (lib/work_items.wgsl:
+//   lavapipe gives each thread a fixed share of the workgroups). Needs subgroups of at least 8
+//   (the host checks). Lanes past the last quad compute a copy of it and store nothing
+//   (broadcasts need every lane).
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
-enable subgroups;
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 override WG: u32 = 64u;
 // Output channels per workgroup: 8, 16 or 32.
@@ -30,7 +33,7 @@ override ROWS: u32 = 16u;
 
 struct Params {
   quads: u32, p4: u32, cg: u32, c_total: u32,
-  mg: u32, m_tiles: u32, lane_groups: u32, y_c: u32,
+  mg: u32, m_tiles: u32, slot: u32, y_c: u32,
   has_bias: u32, tiles: u32, _p0: u32, _p1: u32,
 }
 
@@ -38,7 +41,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> bw: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 // Four input channels' values of a quad (zeros past the last channel).
 struct Quads { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
@@ -50,12 +54,19 @@ fn mac4(acc: vec4<f32>, k: vec4<f32>, q: Quads) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let wgi = wid.y * nwg.x + wid.x;
-  let tg = wgi / p.lane_groups; // g * m_tiles + tile
-  if (tg >= p.tiles) { return; } // whole workgroups of the folded padding
-  let u0 = (wgi % p.lane_groups) * WG + lid; // this lane's quad
+fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
+  let width = min(sgs, WG); // lanes of a subgroup (fewer than its size if WG is smaller)
+  let per_tile = (p.quads + width - 1u) / width;
+  let items = p.tiles * per_tile;
+  loop {
+    let item = next_item(p.slot, sid);
+    if (item >= items) { break; }
+    tile(item / per_tile, (item % per_tile) * width + sid, sid);
+  }
+}
+
+// One work item: tile tg (= g * m_tiles + tile of ROWS channels) for this lane's quad u0.
+fn tile(tg: u32, u0: u32, sid: u32) {
   let u = min(u0, p.quads - 1u);
   let g = tg / p.m_tiles;
   let m0 = (tg % p.m_tiles) * ROWS;

@@ -6,7 +6,8 @@
 //   the output gradient; conv_transpose2d: the input); 1 b: array<vec4<f32>> (read)
 //   [N, b_c, P] (conv2d: x; conv_transpose2d: the output gradient); 2 out: array<vec4<f32>>
 //   (read_write) [chunks, groups*ag, bg] (bg a multiple of 4); 3 sums: array<f32>
-//   (read_write) [chunks, groups*ag] (written only with SUMS); 4 p: Params (uniform).
+//   (read_write) [chunks, groups*ag] (written only with SUMS); 4 work: array<atomic<u32>>
+//   (read_write), the dispatch's counter at p.slot; 5 p: Params (uniform).
 //   P = 4 * p4 pixels per plane.
 // out[ch, g*ag + k, c] = sum over the quads (n, q) of chunk ch of
 //   dot(a[n, g*ag + k, quad q], b[n, g*bg + c, quad q]).
@@ -23,13 +24,15 @@
 // Needs subgroups of at least 8 (the host checks). Channels past ag or bg read clamped values
 //   and their sums are not stored (bg is a multiple of 4, so a lane's 4 channels are all in
 //   the group or all past it).
-// Geometry: workgroups = chunks * groups * k_tiles * c_tiles, folded into 2-D past 65,535; a
-//   chunk is the flattened quads [ch * quads_per_chunk, (ch + 1) * quads_per_chunk) of
-//   N * p4, walked image by image without division.
+// Work items: (chunk, group, k tile, c tile), chunks * groups * k_tiles * c_tiles of them,
+//   one per workgroup of 8 lanes at a time, taken from a counter until none is left
+//   (lib/work_items.wgsl: lavapipe gives each thread a fixed share of the workgroups). A chunk
+//   is the flattened quads [ch * quads_per_chunk, (ch + 1) * quads_per_chunk) of N * p4,
+//   walked image by image without division.
 // Reference: packages/tensor/src/reference/conv.ts (through the finite-difference gradients of
 //   conv2dRef and convTranspose2dRef).
 
-enable subgroups;
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 // One block of 8 lanes per workgroup (the host passes 8).
 override WG: u32 = 8u;
@@ -41,14 +44,15 @@ override SUMS: u32 = 0u;
 struct Params {
   p4: u32, quads: u32, quads_per_chunk: u32, chunks: u32,
   a_c: u32, ag: u32, k_tiles: u32, b_c: u32,
-  bg: u32, c_tiles: u32, tiles: u32, _p0: u32,
+  bg: u32, c_tiles: u32, tiles: u32, slot: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 // This lane's 4 channels of b at one quad.
 struct Quads { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32> }
@@ -60,11 +64,18 @@ fn dots(acc: vec4<f32>, g: vec4<f32>, q: Quads) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(subgroup_invocation_id) sid: u32) {
-  let wgi = wid.y * nwg.x + wid.x;
+fn main(@builtin(subgroup_invocation_id) sid: u32) {
+  let items = p.chunks * p.tiles;
+  loop {
+    let item = next_item(p.slot, sid);
+    if (item >= items) { break; }
+    sums_of(item, sid);
+  }
+}
+
+// One work item: wgi = chunk * tiles + t.
+fn sums_of(wgi: u32, sid: u32) {
   let chunk = wgi / p.tiles;
-  if (chunk >= p.chunks) { return; } // whole workgroups of the folded padding
   let t = wgi % p.tiles; // (g * k_tiles + k_tile) * c_tiles + c_tile
   let c_tile = t % p.c_tiles;
   let gk = t / p.c_tiles;

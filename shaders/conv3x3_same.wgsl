@@ -34,10 +34,8 @@
 //   loop made it slower (0.65-0.84x): the loop body (about 27 KB of machine code on lavapipe)
 //   already nearly fills a core's 32 KiB instruction cache.
 // Work items: a subgroup's worth of consecutive quads (min(subgroup size, WG) of them, a
-//   multiple of 8) of one tile of ROWS output channels. Lane 0 of each subgroup takes the next item from the
-//   counter until none is left, so the workgroups a thread runs do not fix its share of the work
-//   (on lavapipe each thread gets a fixed half of the workgroups: with fixed items a thread
-//   slowed by anything else on its core holds the dispatch back). Lane l of an item owns quad
+//   multiple of 8) of one tile of ROWS output channels, taken from a counter (lib/work_items.wgsl)
+//   until none is left. Lane l of an item owns quad
 //   item_start + l; a block of 8 lanes is 8 consecutive quads and a row of lpr quads (lpr divides
 //   8) never straddles two blocks. Lanes past the last quad compute a copy of it and store nothing
 //   (shuffles need every lane). The workgroup count only bounds the parallelism (the host
@@ -45,11 +43,7 @@
 //   A quad index counts quads of one row (TALL 1) or of a pair of rows (TALL 2).
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
-enable subgroups;
-// The subgroup operations below run inside the item loop, whose exit depends on a value
-// broadcast from lane 0: the same in every lane of the subgroup, which the uniformity analysis
-// cannot see.
-diagnostic(off, subgroup_uniformity);
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 override WG: u32 = 64u;
 // Output channels per workgroup: 8 or 16.
@@ -141,9 +135,7 @@ fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: 
   let per_tile = (p.quads + width - 1u) / width;
   let items = p.tiles * per_tile;
   loop {
-    var taken = 0u;
-    if (sid == 0u) { taken = atomicAdd(&work[p.slot], 1u); }
-    let item = subgroupBroadcast(taken, 0u);
+    let item = next_item(p.slot, sid);
     if (item >= items) { break; }
     tile(item / per_tile, (item % per_tile) * width + sid, sid);
     // Zero the accumulators for the next item.

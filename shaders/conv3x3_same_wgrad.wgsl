@@ -23,9 +23,8 @@
 //   row. Per quad: 4 (KT 16: 5) vec4 loads per lane for 288 (576) multiply-adds (conv_wgrad.wgsl:
 //   3 scalar loads for 48). A lane per (c, kernel row), loading one row of b and the broadcast a
 //   for a third of the multiply-adds, was 1.01-1.18x slower.
-// Lane 0 of each subgroup takes the next item from the counter until none is left (as in
-//   conv3x3_same.wgsl: lavapipe gives each thread a fixed share of the workgroups, and a thread
-//   slowed by anything else on its core would hold the dispatch back). Needs subgroups of at
+// The subgroups take items from a counter until none is left (lib/work_items.wgsl). Needs
+//   subgroups of at
 //   least 8 (the host checks). Lanes past the last channel c compute a copy of it and store
 //   nothing (broadcasts need every lane).
 // Geometry: the workgroup count only bounds the parallelism; subgroups that find no item left
@@ -33,11 +32,7 @@
 // Reference: packages/tensor/src/reference/conv.ts (through the finite-difference gradients of
 //   conv2dRef and convTranspose2dRef).
 
-enable subgroups;
-// The subgroup operations below run inside the item loop, whose exit depends on a value
-// broadcast from lane 0: the same in every lane of the subgroup, which the uniformity analysis
-// cannot see.
-diagnostic(off, subgroup_uniformity);
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 override WG: u32 = 32u;
 // Quads of 4 pixels per image row: 1, 2, 4 or 8.
@@ -124,9 +119,7 @@ fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: 
   let blocks = (p.bg + width - 1u) / width;
   let items = p.chunks * p.tiles * blocks;
   loop {
-    var taken = 0u;
-    if (sid == 0u) { taken = atomicAdd(&work[p.slot], 1u); }
-    let item = subgroupBroadcast(taken, 0u);
+    let item = next_item(p.slot, sid);
     if (item >= items) { break; }
     let block = item % blocks;
     sums_of(item / blocks, block, block * width + sid, sid);

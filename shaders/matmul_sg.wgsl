@@ -1,15 +1,18 @@
 // matmul_sg.wgsl: matmul.wgsl with A's rows shared through subgroup broadcasts.
 //
-// Same bindings, parameters, work split and reference as matmul.wgsl. The 16 A values a
+// Same bindings, parameters and reference as matmul.wgsl, plus 3 work: array<atomic<u32>>
+// (read_write), the dispatch's counter at p.slot (the uniform moves to binding 4). The 16 A values a
 // workgroup needs per k are the same for every lane, but SIMD rasterizers (lavapipe) only
 // broadcast loads at constant addresses: any other load is a bounds-checked scalar load per
 // lane. Here lane l of each group of 8 loads rows l and l + 8, and subgroupBroadcast (a
 // register shuffle) hands every row to every lane: 2 loads per lane per k instead of 16.
-// Needs subgroups of at least 8 invocations (the host checks; matmul.wgsl otherwise). Subgroup
-// operations need uniform control flow, so lanes past the last column compute a duplicate
-// column and skip the store instead of returning.
+// Work items: 16 rows of C by a subgroup's worth of vec4 columns (min(subgroup size, WG)), taken
+// from a counter until none is left (lib/work_items.wgsl: lavapipe gives each thread a fixed
+// share of the workgroups). Needs subgroups of at least 8 invocations (the host checks;
+// matmul.wgsl otherwise). Subgroup operations need every lane, so lanes past the last column
+// compute a duplicate column and skip the store instead of returning.
 
-enable subgroups;
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 override WG: u32 = 64u;
 
@@ -17,24 +20,31 @@ struct Params {
   m: u32, n4: u32, k: u32, tiles_m: u32,
   col_groups: u32, batches: u32, a_batch: u32, b_batch4: u32,
   c_batch4: u32, a_row: u32, a_col: u32, b_row4: u32,
-  a_off: u32, b_off4: u32, _p0: u32, _p1: u32,
+  a_off: u32, b_off4: u32, slot: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> c: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32,
-        @builtin(subgroup_invocation_id) sid: u32) {
-  let w = wid.y * nwg.x + wid.x;
-  let per_batch = p.tiles_m * p.col_groups;
-  let bt = w / per_batch;
-  if (bt >= p.batches) { return; } // whole workgroups only: control flow stays uniform
-  let m0 = ((w % per_batch) / p.col_groups) * 16u;
-  let v = (w % p.col_groups) * WG + lid;
+fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
+  let width = min(sgs, WG); // lanes of a subgroup (fewer than its size if WG is smaller)
+  let col_blocks = (p.n4 + width - 1u) / width;
+  let per_batch = p.tiles_m * col_blocks;
+  let items = p.batches * per_batch;
+  loop {
+    let item = next_item(p.slot, sid);
+    if (item >= items) { break; }
+    let r = item % per_batch;
+    block(item / per_batch, (r / col_blocks) * 16u, (r % col_blocks) * width + sid, sid);
+  }
+}
+
+// One work item: rows m0 .. m0 + 15 of batch bt of C, this lane's vec4 column v.
+fn block(bt: u32, m0: u32, v: u32, sid: u32) {
   let live = v < p.n4;
   let vc = min(v, p.n4 - 1u);
   var c0 = vec4<f32>(0.0);

@@ -258,6 +258,7 @@ function correlate1x1(c: Correlation): boolean {
   const mTiles = Math.ceil(c.mg / rows);
   const tiles = c.groups * mTiles;
   const laneGroups = Math.ceil(quads / LANES);
+  const work = gpu.workCounter();
   const packed = packWeights(c.w, {
     transposed: c.transposed,
     groups: c.groups,
@@ -278,7 +279,7 @@ function correlate1x1(c: Correlation): boolean {
     cTotal,
     c.mg,
     mTiles,
-    laneGroups,
+    work.slot,
     yC,
     c.bias ? 1 : 0,
     tiles,
@@ -288,7 +289,7 @@ function correlate1x1(c: Correlation): boolean {
   gpu.dispatch(
     { ...K.conv1x1, workgroupSize: LANES },
     { ROWS: rows },
-    [c.xp.buffer, packed.buffer, c.bias ? c.bias.buffer : gpu.dummy, c.y.buffer],
+    [c.xp.buffer, packed.buffer, c.bias ? c.bias.buffer : gpu.dummy, c.y.buffer, work.buffer],
     params,
     tiles * laneGroups,
   );
@@ -942,6 +943,7 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number, withSums: boolean):
   const { rowsPerChunk: perChunk, chunks } = chunkRows(quads, 4, tiles);
   const partial = Tensor.empty(gpu, [chunks, aC, bg]);
   const sums = withSums ? Tensor.empty(gpu, [chunks, aC]) : null;
+  const work = gpu.workCounter();
   const params = uniformBlock([
     p4,
     quads,
@@ -954,12 +956,12 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number, withSums: boolean):
     bg,
     cTiles,
     tiles,
-    0,
+    work.slot,
   ]);
   gpu.dispatch(
     K.conv1x1Wgrad,
     { KT: kt, SUMS: sums ? 1 : 0 },
-    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy],
+    [a.buffer, b.buffer, partial.buffer, sums ? sums.buffer : gpu.dummy, work.buffer],
     params,
     chunks * tiles,
   );

@@ -97,6 +97,8 @@ export function dispatchMatmul(
   // Lanes per workgroup: enough for the vec4 columns, 8..64.
   const lanes = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Np / COLS))));
   const colGroups = Math.ceil(Np / COLS / lanes);
+  const sg = gpu.hasSubgroupsOf(8);
+  const work = sg ? gpu.workCounter() : null;
   const params = uniformBlock([
     M,
     Np / 4,
@@ -112,13 +114,13 @@ export function dispatchMatmul(
     B.row4,
     A.off,
     B.off4,
-    0,
+    work ? work.slot : 0,
     0,
   ]);
   gpu.dispatch(
-    { ...(gpu.hasSubgroupsOf(8) ? K.matmulSg : K.matmul), workgroupSize: lanes },
+    { ...(sg ? K.matmulSg : K.matmul), workgroupSize: lanes },
     {},
-    [A.t.buffer, B.t.buffer, C.buffer],
+    work ? [A.t.buffer, B.t.buffer, C.buffer, work.buffer] : [A.t.buffer, B.t.buffer, C.buffer],
     params,
     nBatch * tilesM * colGroups,
   );
