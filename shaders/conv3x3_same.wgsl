@@ -34,13 +34,12 @@
 //   loop made it slower (0.65-0.84x): the loop body (about 27 KB of machine code on lavapipe)
 //   already nearly fills a core's 32 KiB instruction cache.
 // Work items: a subgroup's worth of consecutive quads (min(subgroup size, WG) of them, a
-//   multiple of 8) of one tile of ROWS output channels, taken from a counter (lib/work_items.wgsl)
-//   until none is left. Lane l of an item owns quad
-//   item_start + l; a block of 8 lanes is 8 consecutive quads and a row of lpr quads (lpr divides
-//   8) never straddles two blocks. Lanes past the last quad compute a copy of it and store nothing
-//   (shuffles need every lane). The workgroup count only bounds the parallelism (the host
-//   dispatches as many as there are items of 64 lanes); subgroups that find no item left return.
-//   A quad index counts quads of one row (TALL 1) or of a pair of rows (TALL 2).
+//   multiple of 8) of one tile of ROWS output channels, taken from a counter until none is left
+//   (lib/work_items.wgsl). Lane l of an item owns quad item_start + l; a block of 8 lanes is 8
+//   consecutive quads, and a row of lpr quads (lpr divides 8) never straddles two blocks. Lanes
+//   past the last quad compute a copy of it and store nothing (shuffles need every lane). The
+//   workgroup count only bounds the parallelism (the host dispatches as many as there are items
+//   of 64 lanes). A quad index counts quads of one row (TALL 1) or of a pair of rows (TALL 2).
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
 // (enable subgroups: in lib/work_items.wgsl, placed before this file.)

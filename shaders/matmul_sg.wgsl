@@ -1,8 +1,8 @@
 // matmul_sg.wgsl: matmul.wgsl with A's rows shared through subgroup broadcasts.
 //
 // Same bindings, parameters and reference as matmul.wgsl, plus 3 work: array<atomic<u32>>
-// (read_write), the dispatch's counter at p.slot (the uniform moves to binding 4). The 16 A values a
-// workgroup needs per k are the same for every lane, but SIMD rasterizers (lavapipe) only
+// (read_write), the dispatch's counter at p.slot (the uniform moves to binding 4). The 16 A
+// values an item needs per k are the same for every lane, but SIMD rasterizers (lavapipe) only
 // broadcast loads at constant addresses: any other load is a bounds-checked scalar load per
 // lane. Here lane l of each group of 8 loads rows l and l + 8, and subgroupBroadcast (a
 // register shuffle) hands every row to every lane: 2 loads per lane per k instead of 16.
