@@ -24,6 +24,23 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
+const KINDS = ['sum', 'mean', 'max', 'min'] as const;
+
+/** Every kind of reduction of x over `axes` against reduceRef (sums to SUM_TOL, max/min exact). */
+async function checkKinds(x: NDArray, axes: number[], label: string): Promise<void> {
+  for (const kind of KINDS) {
+    const op = { sum, mean, max, min }[kind];
+    const y = scope(() => op(toGpu(x), axes));
+    const ref = reduceRef(kind, x, axes, false);
+    expectClose(
+      await y.read(),
+      f32(ref.data),
+      kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
+      `${kind} ${label}`,
+    );
+    y.dispose();
+  }
+}
 
 const CASES: { shape: number[]; axes?: number[] }[] = [
   { shape: [1] },
@@ -42,7 +59,7 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
   beforeAll(async () => {
     await testGpu();
   });
-  for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
+  for (const kind of KINDS) {
     const op = { sum, mean, max, min }[kind];
     it(`${kind} over any axes, keepDims both ways`, async () => {
       for (const [k, c] of CASES.entries()) {
@@ -87,19 +104,7 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
         data[148 + 37] = Number.NaN; // row 1: max and min give NaN there, exactly
         data[3 * 148 + 146] = Number.POSITIVE_INFINITY; // row 3, in the short last chunk
       }
-      const x = nd(shape, data);
-      for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
-        const op = { sum, mean, max, min }[kind];
-        const y = scope(() => op(toGpu(x), [axis]));
-        const ref = reduceRef(kind, x, [axis], false);
-        expectClose(
-          await y.read(),
-          f32(ref.data),
-          kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
-          `${kind} [${shape}] along the last axis`,
-        );
-        y.dispose();
-      }
+      await checkKinds(nd(shape, data), [axis], `[${shape}] along the last axis`);
     }
     // 65,537 workgroups of rows of 4 (one vec4 each), folded into 2-D: small integers, exact.
     const rows = 64 * 65_536 + 8;
@@ -132,19 +137,7 @@ describe.skipIf(GPU_SKIP_REASON)('reductions', () => {
         data[5 * 12 + 7] = Number.NaN; // outer 0, column 7: max and min give NaN there only
         data[12 * 37 + 36 * 12 + 2] = Number.NEGATIVE_INFINITY; // outer 1, the short chunk
       }
-      const x = nd(c.shape, data);
-      for (const kind of ['sum', 'mean', 'max', 'min'] as const) {
-        const op = { sum, mean, max, min }[kind];
-        const y = scope(() => op(toGpu(x), c.axes));
-        const ref = reduceRef(kind, x, c.axes, false);
-        expectClose(
-          await y.read(),
-          f32(ref.data),
-          kind === 'sum' || kind === 'mean' ? SUM_TOL : { atol: 0, rtol: 0 },
-          `${kind} [${c.shape}] axes ${c.axes}`,
-        );
-        y.dispose();
-      }
+      await checkKinds(nd(c.shape, data), c.axes, `[${c.shape}] axes ${c.axes}`);
     }
     // 65,537 workgroups of 64 vec4 columns, folded into 2-D (K = 1: two rows would pass the
     // 128 MiB binding limit): small integers, exact.
