@@ -7,7 +7,8 @@
 //   1 bw: array<f32> (read) [groups, m_tiles, cg*kh*kw, ROWS], weights packed by
 //   conv_pack.wgsl (K-major per tile of ROWS output channels; channels past mg are zeros);
 //   2 bias: array<f32> (read) [y_c] (read only if has_bias); 3 y: array<f32> (read_write)
-//   [N, y_c, y_h, y_w]; 4 p: Params (uniform).
+//   [N, y_c, y_h, y_w]; 4 work: array<atomic<u32>> (read_write), the dispatch's counter at
+//   p.slot (used by conv_rows_sg.wgsl's entry point); 5 p: Params (uniform).
 // For output pixel (oy, ox) < (oh, ow) of image n and channel m < mg of group g:
 //   y[n, g*mg + m, oy*osy + py, ox*osx + px] = bias + sum_{c < cg, i < kh, j < kw}
 //     w[g, m, c, i, j] * x[n, g*cg + c, oy*sh + i + row_off, ox*sw + j + col_off]
@@ -29,7 +30,8 @@
 //   Lanes past the last quad compute a copy of it and store nothing (subgroup operations need
 //   every lane). Reads for pixels past ow (the last quad of a row) may land anywhere in x; they
 //   only feed accumulators that are never stored.
-// Geometry: workgroups = groups * m_tiles * lane_groups, folded into 2-D past 65,535.
+// Geometry: workgroups (wgs of them) = groups * m_tiles * lane_groups, folded into 2-D past
+//   65,535; with subgroups, a virtual grid of that size (conv_rows_sg.wgsl).
 // Reference: packages/tensor/src/reference/conv.ts (conv2dRef, convTranspose2dRef).
 
 override WG: u32 = 64u;
@@ -47,13 +49,15 @@ struct Params {
   kw: u32, sh: u32, sw: u32, x_off: u32,
   y_c: u32, y_h: u32, y_w: u32, osy: u32,
   osx: u32, y_off: u32, has_bias: u32, tiles: u32,
+  wgs: u32, slot: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> bw: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 // Writes row r of the tile (channel m0 + r) for the quad starting at output column ox0.
 fn store(r: u32, a: vec4<f32>, g: u32, m0: u32, n: u32, oy: u32, ox0: u32) {

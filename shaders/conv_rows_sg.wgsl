@@ -1,6 +1,13 @@
-// conv_rows_sg.wgsl: library for conv.wgsl and conv_wgrad.wgsl (placed before them): the entry
-// point and rows(), which multiplies ROWS workgroup-uniform values by a lane's vec4 and adds
-// them into the accumulators, using subgroups.
+// conv_rows_sg.wgsl: library for conv.wgsl and conv_wgrad.wgsl (placed before them, after
+// lib/work_items.wgsl): the entry point and rows(), which multiplies ROWS workgroup-uniform
+// values by a lane's vec4 and adds them into the accumulators, using subgroups.
+//
+// The entry point runs the kernel's kernel_main(wgi, lid) for the invocations of a virtual
+// grid of p.wgs workgroups of WG, a subgroup's worth (min(subgroup size, WG), which divides WG)
+// at a time, taking these items from the dispatch's counter p.slot until none is left
+// (lib/work_items.wgsl: lavapipe gives each thread a fixed share of the real workgroups). The
+// lanes of an item share one virtual workgroup, and lane l is its invocation
+// (item % (WG / width)) * width + l, so blocks of 8 lanes are as in a real workgroup.
 //
 // rows(v, i, stride): acc_r += bw[i + r*stride] * v for r < ROWS. The ROWS values are the same
 //   for every lane, but SIMD rasterizers (lavapipe) only broadcast loads at constant addresses:
@@ -12,7 +19,7 @@
 //   (uniform control flow): kernels clamp, rather than return, lanes past their work.
 // Reference: the kernels' references (packages/tensor/src/reference/conv.ts).
 
-enable subgroups;
+// (enable subgroups: in lib/work_items.wgsl, placed before this file.)
 
 var<private> sl: u32;
 var<private> acc0: vec4<f32>;
@@ -33,10 +40,20 @@ var<private> acc14: vec4<f32>;
 var<private> acc15: vec4<f32>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
+fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
   sl = sid & 7u;
-  kernel_main(wid.y * nwg.x + wid.x, lid);
+  let width = min(sgs, WG);
+  let per_wg = WG / width;
+  let items = p.wgs * per_wg;
+  loop {
+    let item = next_item(p.slot, sid);
+    if (item >= items) { break; }
+    acc0 = vec4<f32>(); acc1 = vec4<f32>(); acc2 = vec4<f32>(); acc3 = vec4<f32>();
+    acc4 = vec4<f32>(); acc5 = vec4<f32>(); acc6 = vec4<f32>(); acc7 = vec4<f32>();
+    acc8 = vec4<f32>(); acc9 = vec4<f32>(); acc10 = vec4<f32>(); acc11 = vec4<f32>();
+    acc12 = vec4<f32>(); acc13 = vec4<f32>(); acc14 = vec4<f32>(); acc15 = vec4<f32>();
+    kernel_main(item / per_wg, (item % per_wg) * width + sid);
+  }
 }
 
 fn rows(v: vec4<f32>, i: u32, stride: u32) {

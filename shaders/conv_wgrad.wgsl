@@ -38,12 +38,14 @@ struct Params {
   sh: u32, sw: u32, x_off: u32, items: u32,
   lane_groups: u32, rows_per_chunk: u32, kwq: u32, tiles: u32,
   e_total: u32, chunks: u32, ipw: u32, phases: u32,
+  wgs: u32, slot: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> bw: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 // Writes row r (channel a0 + r of the group): the lane's 4 entries from e0 on, those that
 // exist (with SLIDE: j = jq*4 + t < kw).

@@ -102,10 +102,11 @@ export const K = {
   matmulSg: kernel('matmul_sg.wgsl', ['read', 'read', 'write', 'write', 'uniform'], 64, 'main', [
     'lib/work_items.wgsl',
   ]),
-  conv: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
+  conv: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',
   ]),
-  convSg: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'main', [
+  convSg: kernel('conv.wgsl', ['read', 'read', 'read', 'write', 'write', 'uniform'], 64, 'main', [
+    'lib/work_items.wgsl',
     'conv_rows_sg.wgsl',
   ]),
   conv3x3Same: kernel(
@@ -144,12 +145,16 @@ export const K = {
   ),
   resampleUp: kernel('resample2x2.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'up'),
   convPack: kernel('conv_pack.wgsl', ['read', 'write', 'uniform']),
-  convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
+  convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',
   ]),
-  convWgradSg: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'uniform'], 64, 'main', [
-    'conv_rows_sg.wgsl',
-  ]),
+  convWgradSg: kernel(
+    'conv_wgrad.wgsl',
+    ['read', 'read', 'write', 'write', 'uniform'],
+    64,
+    'main',
+    ['lib/work_items.wgsl', 'conv_rows_sg.wgsl'],
+  ),
   adam: kernel('optim.wgsl', ['write', 'read', 'write', 'write', 'uniform'], 64, 'adam'),
   ema: kernel('optim.wgsl', ['write', 'read', 'uniform'], 64, 'ema'),
   random: kernel('random.wgsl', ['write', 'read', 'uniform'], 64, 'main', [

@@ -329,6 +329,8 @@ function correlate(c: Correlation): void {
           dw: c.step[1],
           rows,
         });
+  // The plain kernel binds the counter too (one layout for both), and leaves it alone.
+  const work = gpu.workCounter();
   const params = uniformBlock([
     quads,
     q,
@@ -354,6 +356,10 @@ function correlate(c: Correlation): void {
     c.phase[0] * yW + c.phase[1],
     c.bias ? 1 : 0,
     tiles,
+    tiles * laneGroups,
+    work.slot,
+    0,
+    0,
   ]);
   gpu.dispatch(
     { ...(useSubgroups(gpu) ? K.convSg : K.conv), workgroupSize: lanes },
@@ -363,6 +369,7 @@ function correlate(c: Correlation): void {
       packed ? packed.buffer : gpu.dummy,
       c.bias ? c.bias.buffer : gpu.dummy,
       c.y.buffer,
+      work.buffer,
     ],
     params,
     tiles * laneGroups,
@@ -783,6 +790,8 @@ function weightGrad(
   const rowsTotal = N * aH;
   const { rowsPerChunk, chunks: realChunks } = chunkRows(rowsTotal, aW, tiles * laneGroups);
   const partial = Tensor.empty(gpu, [realChunks * phases, aC, eTotal]);
+  // The plain kernel binds the counter too (one layout for both), and leaves it alone.
+  const work = gpu.workCounter();
   const params = uniformBlock([
     rowsTotal,
     aH,
@@ -808,11 +817,15 @@ function weightGrad(
     realChunks,
     ipw,
     phases,
+    realChunks * tiles * laneGroups,
+    work.slot,
+    0,
+    0,
   ]);
   gpu.dispatch(
     { ...(sg ? K.convWgradSg : K.convWgrad), workgroupSize: lanes },
     { ROWS: rows, SLIDE: slide ? 1 : 0 },
-    [a.buffer, bp.buffer, partial.buffer],
+    [a.buffer, bp.buffer, partial.buffer, work.buffer],
     params,
     realChunks * tiles * laneGroups,
   );
