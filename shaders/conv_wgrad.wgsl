@@ -7,7 +7,9 @@
 //   (conv2d: the output gradient; conv_transpose2d: the input); 1 b: array<f32> (read)
 //   [N, b_c, hp, wp], the zero-padded operand read through the kernel window (conv2d: x;
 //   conv_transpose2d: the output gradient); 2 out: array<f32> (read_write)
-//   [chunks, phases, groups*ag, bg*kh*kw]; 3 p: Params (uniform).
+//   [chunks, phases, groups*ag, bg*kh*kw]; 3 work: array<atomic<u32>> (read_write), the
+//   dispatch's counter at p.slot (used by conv_rows_sg.wgsl's entry point); 4 p: Params
+//   (uniform).
 // out[ch, ph, g*ag + a, (c*kh + i)*kw + j] = sum over rows (n, oy) of chunk ch and ox < a_w
 //   with ox % phases == ph of
 //   bw[n, g*ag + a, oy, ox] * b[n, g*bg + c, oy*sh + i + row_off, ox*sw + j + col_off]
@@ -20,8 +22,9 @@
 //   entries are consecutive flattened (c, i, j), 4 loads per pixel, and when they fill less
 //   than half a workgroup the spare lanes take interleaved pixel phases. No barriers, no
 //   division in the pixel loop.
-// Geometry: workgroups = chunks * groups * a_tiles * lane_groups, folded into 2-D past 65,535;
-//   lanes past the last item (or phase) compute a copy of it and store nothing.
+// Geometry: workgroups (wgs of them) = chunks * groups * a_tiles * lane_groups, folded into 2-D
+//   past 65,535; with subgroups, a virtual grid of that size (conv_rows_sg.wgsl). Lanes past
+//   the last item (or phase) compute a copy of it and store nothing.
 // Reference: packages/tensor/src/reference/conv.ts (through the finite-difference gradients of
 //   conv2dRef and convTranspose2dRef).
 
