@@ -68,22 +68,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> work: array<atomic<u32>>;
 @group(0) @binding(7) var<uniform> p: Params;
 
-var<private> acc0: vec4<f32>;
-var<private> acc1: vec4<f32>;
-var<private> acc2: vec4<f32>;
-var<private> acc3: vec4<f32>;
-var<private> acc4: vec4<f32>;
-var<private> acc5: vec4<f32>;
-var<private> acc6: vec4<f32>;
-var<private> acc7: vec4<f32>;
-var<private> acc8: vec4<f32>;
-var<private> acc9: vec4<f32>;
-var<private> acc10: vec4<f32>;
-var<private> acc11: vec4<f32>;
-var<private> acc12: vec4<f32>;
-var<private> acc13: vec4<f32>;
-var<private> acc14: vec4<f32>;
-var<private> acc15: vec4<f32>;
 
 // The 9 taps of one row of the tile (one output channel), broadcast from the lane that loaded
 // them: kernel rows 0 and 1 in k03 and k47 (taps 0..3, 4..7), tap 8 in k8.
@@ -137,16 +121,28 @@ fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: 
     let item = next_item(p.slot, sid);
     if (item >= items) { break; }
     tile(item / per_tile, (item % per_tile) * width + sid, sid);
-    // Zero the accumulators for the next item.
-    acc0 = vec4<f32>(); acc1 = vec4<f32>(); acc2 = vec4<f32>(); acc3 = vec4<f32>();
-    acc4 = vec4<f32>(); acc5 = vec4<f32>(); acc6 = vec4<f32>(); acc7 = vec4<f32>();
-    acc8 = vec4<f32>(); acc9 = vec4<f32>(); acc10 = vec4<f32>(); acc11 = vec4<f32>();
-    acc12 = vec4<f32>(); acc13 = vec4<f32>(); acc14 = vec4<f32>(); acc15 = vec4<f32>();
   }
 }
 
 // One work item: tile tg (= g * m_tiles + tile of ROWS channels) for this lane's quad u0.
 fn tile(tg: u32, u0: u32, sid: u32) {
+  // 64 accumulators per lane (more than lavapipe's 32 vector registers; see the loop order).
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  var acc4 = vec4<f32>();
+  var acc5 = vec4<f32>();
+  var acc6 = vec4<f32>();
+  var acc7 = vec4<f32>();
+  var acc8 = vec4<f32>();
+  var acc9 = vec4<f32>();
+  var acc10 = vec4<f32>();
+  var acc11 = vec4<f32>();
+  var acc12 = vec4<f32>();
+  var acc13 = vec4<f32>();
+  var acc14 = vec4<f32>();
+  var acc15 = vec4<f32>();
   let u = min(u0, p.quads - 1u);
   let g = tg / p.m_tiles;
   let m0 = (tg % p.m_tiles) * ROWS;

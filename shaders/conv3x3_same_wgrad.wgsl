@@ -24,9 +24,8 @@
 //   3 scalar loads for 48). A lane per (c, kernel row), loading one row of b and the broadcast a
 //   for a third of the multiply-adds, was 1.01-1.18x slower.
 // The subgroups take items from a counter until none is left (lib/work_items.wgsl). Needs
-//   subgroups of at
-//   least 8 (the host checks). Lanes past the last channel c compute a copy of it and store
-//   nothing (broadcasts need every lane).
+//   subgroups of at least 8 (the host checks). Lanes past the last channel c compute a copy of
+//   it and store nothing (broadcasts need every lane).
 // Geometry: the workgroup count only bounds the parallelism; subgroups that find no item left
 //   return.
 // Reference: packages/tensor/src/reference/conv.ts (through the finite-difference gradients of
@@ -56,54 +55,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-var<private> s0_0: vec3<f32>;
-var<private> s0_1: vec3<f32>;
-var<private> s0_2: vec3<f32>;
-var<private> s1_0: vec3<f32>;
-var<private> s1_1: vec3<f32>;
-var<private> s1_2: vec3<f32>;
-var<private> s2_0: vec3<f32>;
-var<private> s2_1: vec3<f32>;
-var<private> s2_2: vec3<f32>;
-var<private> s3_0: vec3<f32>;
-var<private> s3_1: vec3<f32>;
-var<private> s3_2: vec3<f32>;
-var<private> s4_0: vec3<f32>;
-var<private> s4_1: vec3<f32>;
-var<private> s4_2: vec3<f32>;
-var<private> s5_0: vec3<f32>;
-var<private> s5_1: vec3<f32>;
-var<private> s5_2: vec3<f32>;
-var<private> s6_0: vec3<f32>;
-var<private> s6_1: vec3<f32>;
-var<private> s6_2: vec3<f32>;
-var<private> s7_0: vec3<f32>;
-var<private> s7_1: vec3<f32>;
-var<private> s7_2: vec3<f32>;
-var<private> s8_0: vec3<f32>;
-var<private> s8_1: vec3<f32>;
-var<private> s8_2: vec3<f32>;
-var<private> s9_0: vec3<f32>;
-var<private> s9_1: vec3<f32>;
-var<private> s9_2: vec3<f32>;
-var<private> s10_0: vec3<f32>;
-var<private> s10_1: vec3<f32>;
-var<private> s10_2: vec3<f32>;
-var<private> s11_0: vec3<f32>;
-var<private> s11_1: vec3<f32>;
-var<private> s11_2: vec3<f32>;
-var<private> s12_0: vec3<f32>;
-var<private> s12_1: vec3<f32>;
-var<private> s12_2: vec3<f32>;
-var<private> s13_0: vec3<f32>;
-var<private> s13_1: vec3<f32>;
-var<private> s13_2: vec3<f32>;
-var<private> s14_0: vec3<f32>;
-var<private> s14_1: vec3<f32>;
-var<private> s14_2: vec3<f32>;
-var<private> s15_0: vec3<f32>;
-var<private> s15_1: vec3<f32>;
-var<private> s15_2: vec3<f32>;
 
 // The three windows of a quad of one row of b (kernel columns 0, 1, 2): pixels 4q - 1 .. 4q + 4.
 struct Windows { left: vec4<f32>, mid: vec4<f32>, right: vec4<f32> }
@@ -115,7 +66,7 @@ fn taps(g: vec4<f32>, w: Windows) -> vec3<f32> {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32) {
-  let width = min(sgs, WG); // lanes of a subgroup (one smaller than its size if WG is)
+  let width = min(sgs, WG); // lanes of a subgroup (fewer than its size if WG is smaller)
   let blocks = (p.bg + width - 1u) / width;
   let items = p.chunks * p.tiles * blocks;
   loop {
@@ -123,24 +74,61 @@ fn main(@builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: 
     if (item >= items) { break; }
     let block = item % blocks;
     sums_of(item / blocks, block, block * width + sid, sid);
-    s0_0 = vec3<f32>(); s0_1 = vec3<f32>(); s0_2 = vec3<f32>(); s1_0 = vec3<f32>();
-    s1_1 = vec3<f32>(); s1_2 = vec3<f32>(); s2_0 = vec3<f32>(); s2_1 = vec3<f32>();
-    s2_2 = vec3<f32>(); s3_0 = vec3<f32>(); s3_1 = vec3<f32>(); s3_2 = vec3<f32>();
-    s4_0 = vec3<f32>(); s4_1 = vec3<f32>(); s4_2 = vec3<f32>(); s5_0 = vec3<f32>();
-    s5_1 = vec3<f32>(); s5_2 = vec3<f32>(); s6_0 = vec3<f32>(); s6_1 = vec3<f32>();
-    s6_2 = vec3<f32>(); s7_0 = vec3<f32>(); s7_1 = vec3<f32>(); s7_2 = vec3<f32>();
-    s8_0 = vec3<f32>(); s8_1 = vec3<f32>(); s8_2 = vec3<f32>(); s9_0 = vec3<f32>();
-    s9_1 = vec3<f32>(); s9_2 = vec3<f32>(); s10_0 = vec3<f32>(); s10_1 = vec3<f32>();
-    s10_2 = vec3<f32>(); s11_0 = vec3<f32>(); s11_1 = vec3<f32>(); s11_2 = vec3<f32>();
-    s12_0 = vec3<f32>(); s12_1 = vec3<f32>(); s12_2 = vec3<f32>(); s13_0 = vec3<f32>();
-    s13_1 = vec3<f32>(); s13_2 = vec3<f32>(); s14_0 = vec3<f32>(); s14_1 = vec3<f32>();
-    s14_2 = vec3<f32>(); s15_0 = vec3<f32>(); s15_1 = vec3<f32>(); s15_2 = vec3<f32>();
   }
 }
 
 // One work item: t = chunk * tiles + (g * a_tiles + tile of KT channels of a), the item's block
 // of channels of b, and this lane's channel e_raw of b.
 fn sums_of(t: u32, block: u32, e_raw: u32, sid: u32) {
+  // Sums of kernel rows 0, 1, 2 for channel k0 + k of a: s{k}_0, s{k}_1, s{k}_2.
+  var s0_0 = vec3<f32>();
+  var s0_1 = vec3<f32>();
+  var s0_2 = vec3<f32>();
+  var s1_0 = vec3<f32>();
+  var s1_1 = vec3<f32>();
+  var s1_2 = vec3<f32>();
+  var s2_0 = vec3<f32>();
+  var s2_1 = vec3<f32>();
+  var s2_2 = vec3<f32>();
+  var s3_0 = vec3<f32>();
+  var s3_1 = vec3<f32>();
+  var s3_2 = vec3<f32>();
+  var s4_0 = vec3<f32>();
+  var s4_1 = vec3<f32>();
+  var s4_2 = vec3<f32>();
+  var s5_0 = vec3<f32>();
+  var s5_1 = vec3<f32>();
+  var s5_2 = vec3<f32>();
+  var s6_0 = vec3<f32>();
+  var s6_1 = vec3<f32>();
+  var s6_2 = vec3<f32>();
+  var s7_0 = vec3<f32>();
+  var s7_1 = vec3<f32>();
+  var s7_2 = vec3<f32>();
+  var s8_0 = vec3<f32>();
+  var s8_1 = vec3<f32>();
+  var s8_2 = vec3<f32>();
+  var s9_0 = vec3<f32>();
+  var s9_1 = vec3<f32>();
+  var s9_2 = vec3<f32>();
+  var s10_0 = vec3<f32>();
+  var s10_1 = vec3<f32>();
+  var s10_2 = vec3<f32>();
+  var s11_0 = vec3<f32>();
+  var s11_1 = vec3<f32>();
+  var s11_2 = vec3<f32>();
+  var s12_0 = vec3<f32>();
+  var s12_1 = vec3<f32>();
+  var s12_2 = vec3<f32>();
+  var s13_0 = vec3<f32>();
+  var s13_1 = vec3<f32>();
+  var s13_2 = vec3<f32>();
+  var s14_0 = vec3<f32>();
+  var s14_1 = vec3<f32>();
+  var s14_2 = vec3<f32>();
+  var s15_0 = vec3<f32>();
+  var s15_1 = vec3<f32>();
+  var s15_2 = vec3<f32>();
   let chunk = t / p.tiles;
   let tg = t % p.tiles; // g * a_tiles + tile
   let g = tg / p.a_tiles;
