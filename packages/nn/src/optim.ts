@@ -1,6 +1,6 @@
 /**
  * Adam (PyTorch's formula, betas 0.9/0.999, eps 1e-8, no weight decay) and EDM's EMA with
- * half-life and ramp-up (SPEC 7.2), both as fused in-place GPU kernels (optim.wgsl), one
+ * half-life and ramp-up (SPEC 7.2), both as fused in-place GPU kernels (adam.wgsl, ema.wgsl), one
  * dispatch per parameter tensor inside one command batch.
  */
 import { adamStep, emaUpdate, full, keep, noGrad, type Tensor, tensor } from '@pfgmpp/tensor';

@@ -8,6 +8,7 @@
  */
 import { GpuError, ShaderCompileError } from './errors.ts';
 import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
+import { type ParamsOf, type ParamValues, writeParams } from './params.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
 import { KernelProfiler, type KernelTime } from './profiler.ts';
 
@@ -65,6 +66,8 @@ export class Gpu {
   private readonly maxWorkgroupsPerDim: number;
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformStaging = new Uint8Array(UNIFORM_SLOT * MAX_BATCH_DISPATCHES);
+  private readonly uniformU32 = new Uint32Array(this.uniformStaging.buffer);
+  private readonly uniformF32 = new Float32Array(this.uniformStaging.buffer);
   private uniformUsed = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -175,14 +178,16 @@ export class Gpu {
   }
 
   /**
-   * Enqueues one dispatch. `buffers` are the storage bindings in order; `uniform` fills the
-   * uniform binding (at most 256 bytes). More than 65,535 workgroups fold into x * y.
+   * Enqueues one dispatch. `buffers` are the storage bindings in order; `params` fills the
+   * uniform binding by field name of the kernel file's `struct Params` (null for kernels
+   * without one); a missing, unknown or ill-typed field throws before anything is recorded.
+   * More than 65,535 workgroups fold into x * y.
    */
-  dispatch(
-    spec: KernelSpec,
+  dispatch<F extends string>(
+    spec: KernelSpec<F>,
     constants: Record<string, number>,
     buffers: readonly GPUBuffer[],
-    uniform: ArrayBufferView | null,
+    params: ParamsOf<F> | null,
     workgroups: number,
   ): void {
     this.assertUsable();
@@ -193,13 +198,11 @@ export class Gpu {
       binding,
       resource: { buffer },
     }));
-    if (uniform) {
-      if (uniform.byteLength > UNIFORM_SLOT) throw new Error('uniform block over 256 bytes');
+    if (params) {
       const offset = this.uniformUsed;
-      this.uniformStaging.set(
-        new Uint8Array(uniform.buffer, uniform.byteOffset, uniform.byteLength),
-        offset,
-      );
+      const label = `${spec.file}:${spec.entry}`;
+      const values = params as unknown as ParamValues;
+      writeParams(label, spec.file, values, this.uniformU32, this.uniformF32, offset / 4);
       this.uniformUsed += UNIFORM_SLOT;
       entries.push({
         binding: buffers.length,

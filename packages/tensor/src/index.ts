@@ -16,6 +16,7 @@ export { Gpu, foldWorkgroups, type GpuCounters, type HostPause } from './gpu.ts'
 export type { KernelTime } from './profiler.ts';
 export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
 export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';
+export { paramsLayout, type ParamField, type ParamsOf } from './params.ts';
 export { bucketSize, type PoolStats } from './pool.ts';
 export { Tensor, type Shape, sizeOf } from './tensor.ts';
 export { scope, scopeAsync, keep } from './scope.ts';

@@ -9,9 +9,9 @@ import { SHADER_SOURCES } from './generated/shaders.ts';
 
 export type BindingKind = 'read' | 'write' | 'uniform';
 
-export interface KernelSpec {
-  /** WGSL file in the top-level shaders/ folder. */
-  readonly file: string;
+export interface KernelSpec<F extends string = string> {
+  /** WGSL file in the top-level shaders/ folder; its `struct Params` is the uniform block. */
+  readonly file: F;
   readonly entry: string;
   readonly bindings: readonly BindingKind[];
   /** Workgroup size (the WG override); invocations per workgroup along x. */
@@ -29,13 +29,13 @@ export interface SourceSegment {
   lineCount: number;
 }
 
-export function kernel(
-  file: string,
+export function kernel<F extends string>(
+  file: F,
   bindings: readonly BindingKind[],
   workgroupSize = 64,
   entry = 'main',
   libs: readonly string[] = [],
-): KernelSpec {
+): KernelSpec<F> {
   return { file, entry, bindings, workgroupSize, libs };
 }
 
@@ -155,8 +155,8 @@ export const K = {
     'main',
     ['lib/work_items.wgsl', 'conv_rows_sg.wgsl'],
   ),
-  adam: kernel('optim.wgsl', ['write', 'read', 'write', 'write', 'uniform'], 64, 'adam'),
-  ema: kernel('optim.wgsl', ['write', 'read', 'uniform'], 64, 'ema'),
+  adam: kernel('adam.wgsl', ['write', 'read', 'write', 'write', 'uniform'], 64, 'adam'),
+  ema: kernel('ema.wgsl', ['write', 'read', 'uniform'], 64, 'ema'),
   random: kernel('random.wgsl', ['write', 'read', 'uniform'], 64, 'main', [
     'lib/philox.wgsl',
     'lib/trig.wgsl',

@@ -448,7 +448,7 @@ const optimRows: OpRow[] = [
   {
     name: 'adamStep',
     kind: 'optim',
-    kernel: 'optim.wgsl:adam (in place; gradient sanitising fused)',
+    kernel: 'adam.wgsl:adam (in place; gradient sanitising fused)',
     reference: 'adamRef',
     backward: 'none (an update, not a function of the graph)',
     domain: 'params, grads incl. NaN/Inf with sanitize',
@@ -457,7 +457,7 @@ const optimRows: OpRow[] = [
   {
     name: 'emaUpdate',
     kind: 'optim',
-    kernel: 'optim.wgsl:ema (in place)',
+    kernel: 'ema.wgsl:ema (in place)',
     reference: 'emaRef',
     backward: 'none (an update)',
     domain: 'any',

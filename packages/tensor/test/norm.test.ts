@@ -169,9 +169,7 @@ describe.skipIf(GPU_SKIP_REASON)('groupNorm', () => {
       const db = T.zeros([C]);
       const dw = T.zeros([C]);
       const ins = [tensor(s1, [N * C]), tensor(s2, [N * C]), tensor(w, [C])];
-      const params = new DataView(new ArrayBuffer(32));
-      [N, C, G, C / G].forEach((v, i) => params.setUint32(4 * i, v, true));
-      params.setFloat32(16, 1 / k, true);
+      const params = { n: N, c: C, g: G, cg: C / G, inv_k: 1 / k };
       gpu.dispatch(
         KERNELS.gnCoef,
         {},

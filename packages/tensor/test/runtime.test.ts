@@ -9,6 +9,7 @@ import {
   foldWorkgroups,
   type Gpu,
   OP_TABLE,
+  paramsLayout,
   scope,
   ShaderCompileError,
   tensor,
@@ -23,6 +24,20 @@ describe('pure helpers', () => {
     expect(x).toBeLessThanOrEqual(65535);
     expect(x * y).toBeGreaterThanOrEqual(70_000);
     expect(() => foldWorkgroups(65535 * 65535 + 1, 65535)).toThrow(/too large/);
+  });
+  it("reads each shader's struct Params with WGSL's uniform layout (vec4 arrays 16-byte aligned)", () => {
+    const at = (file: string) =>
+      Object.fromEntries(paramsLayout(file)!.fields.map((f) => [f.name, [f.offset, f.words]]));
+    // binary.wgsl: n, rank, _p0, _p1, then three array<vec4<u32>, 2>.
+    expect(at('binary.wgsl')).toMatchObject({ n: [0, 1], shape: [4, 8], b_strides: [20, 8] });
+    // conv3x3_same.wgsl: eleven u32, then the f32 scale.
+    expect(paramsLayout('conv3x3_same.wgsl')!.fields[11]).toMatchObject({
+      name: 'scale',
+      type: 'f32',
+      offset: 11,
+    });
+    expect(paramsLayout('conv_pack.wgsl')!.fields.find((f) => f.name === 'kh0')?.type).toBe('i32');
+    expect(paramsLayout('lib/work_items.wgsl')).toBeNull();
   });
   it('buckets sizes with at most 25% waste', () => {
     for (const n of [1, 255, 256, 257, 1000, 4096, 5000, 123457, 2 ** 27 + 1]) {
@@ -46,6 +61,7 @@ describe('pure helpers', () => {
       'TensorError',
       'kernel',
       'KERNELS',
+      'paramsLayout',
       'bucketSize',
       'Tensor',
       'sizeOf',
@@ -108,6 +124,43 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     expect(new Set(seen.slice(0, 4096)).size).toBe(4096); // each slot once per cycle
   });
 
+  it('takes uniforms by field name and refuses a missing, unknown or ill-typed field', async () => {
+    const y = T.full([8], 3);
+    const fill = (params: Record<string, unknown>) => () =>
+      gpu.dispatch(T.KERNELS.fill, {}, [y.buffer], params as never, 1);
+    // fill.wgsl's struct Params is { n: u32, value: f32, _p0, _p1 }: padding is never named.
+    expect(fill({ n: 8 })).toThrow(/uniform field "value" of shaders\/fill\.wgsl is missing/);
+    expect(fill({ n: 8, value: 1, valeu: 2 })).toThrow(/unknown uniform field "valeu"/);
+    expect(fill({ n: 8, value: 1, _p0: 0 })).toThrow(/unknown uniform field "_p0"/);
+    expect(fill({ n: -1, value: 1 })).toThrow(/field n is u32, got -1/);
+    expect(fill({ n: 2.5, value: 1 })).toThrow(/field n is u32, got 2.5/);
+    expect(fill({ n: '8', value: 1 })).toThrow(/field n must be a number/);
+    expect(fill({ n: 8, value: [1] })).toThrow(/field value must be a number/);
+    // An array field holds at most its words (copy.wgsl: shape is array<vec4<u32>, 2>).
+    const copy = () =>
+      gpu.dispatch(
+        T.KERNELS.copy,
+        { CH: 16 },
+        [y.buffer, y.buffer],
+        {
+          n: 1,
+          rank: 9,
+          src_offset: 0,
+          dst_offset: 0,
+          shape: new Array(9).fill(1),
+          src_strides: [],
+          dst_strides: [],
+        },
+        1,
+      );
+    expect(copy).toThrow(/shape holds at most 8 values, got 9/);
+    // Nothing of the refused dispatches was recorded; a correct one lands each value at its
+    // field's offset (value is an f32 after the u32 n).
+    fill({ n: 5, value: -2.5 })();
+    expect(Array.from(await y.read())).toEqual([-2.5, -2.5, -2.5, -2.5, -2.5, 3, 3, 3]);
+    y.dispose();
+  });
+
   it('reports a WGSL syntax error with the file and line, and keeps working afterwards', async () => {
     const bad = {
       file: 'planted.wgsl',
@@ -137,7 +190,7 @@ describe.skipIf(GPU_SKIP_REASON)('runtime on the GPU', () => {
     const before = await y.read();
     let error: unknown = null;
     try {
-      gpu.dispatch(spec, {}, [y.buffer], new Uint32Array([4, 0, 0, 0]), 1);
+      gpu.dispatch(spec, {}, [y.buffer], { n: 4, value: 0 }, 1);
       await y.read();
     } catch (e) {
       error = e;

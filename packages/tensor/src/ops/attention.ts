@@ -20,7 +20,7 @@ import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { reshape, slice, stridedCopy } from './layout.ts';
 import { dispatchMatmul, matmul } from './matmul.ts';
-import { gpuOf, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { gpuOf, shapeStr, workgroupsFor } from './util.ts';
 
 /** Column geometry of a [B, Lk, Lq] score tensor: vec4 columns when Lq is a multiple of 4. */
 function columns(t: Tensor, scale: number) {
@@ -29,7 +29,7 @@ function columns(t: Tensor, scale: number) {
   const inner = vec4 ? Lq / 4 : Lq;
   return {
     vec4,
-    params: uniformBlock([B, Lk, inner, { f: scale }]),
+    params: { outer: B, k: Lk, inner, scale },
     groups: workgroupsFor(B * inner),
   };
 }

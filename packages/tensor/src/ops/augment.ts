@@ -11,7 +11,7 @@ import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { tensor } from './create.ts';
-import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { shapeStr, workgroupsFor } from './util.ts';
 
 /** Reflect-padding margins in pixels (each at most the image size minus 1 along its axis). */
 export interface AugmentMargins {
@@ -72,7 +72,7 @@ export function augmentUpsample(
     x.gpu,
   );
   const n = N * C * 4 * HP * WP;
-  const params = uniformBlock([n, C, H, W, top, left, HP, WP]);
+  const params = { n, c: C, h: H, w: W, top, left, hp: HP, wp: WP };
   x.gpu.dispatch(
     K.augmentUpsample,
     {},
@@ -129,7 +129,7 @@ export function affineGridSample(
   const y = Tensor.empty(x.gpu, [N, C, OH, OW]);
   const aT = tensor(a, [N, 6], x.gpu);
   const n = N * C * OH * OW;
-  const params = uniformBlock([n, C, H, W, OH, OW, 0, 0]);
+  const params = { n, c: C, h: H, w: W, oh: OH, ow: OW };
   x.gpu.dispatch(K.gridSample, {}, [x.buffer, aT.buffer, y.buffer], params, workgroupsFor(n));
   aT.dispose();
   return y;
@@ -150,7 +150,7 @@ export function augmentDownsample(x: Tensor): Tensor {
   const OW = IW / 2 - 6;
   const y = Tensor.empty(x.gpu, [N, C, OH, OW]);
   const n = N * C * OH * OW;
-  const params = uniformBlock([n, IH, IW, OH, OW, 0, 0, 0]);
+  const params = { n, ih: IH, iw: IW, oh: OH, ow: OW };
   x.gpu.dispatch(K.augmentDownsample, {}, [x.buffer, y.buffer], params, workgroupsFor(n));
   return y;
 }

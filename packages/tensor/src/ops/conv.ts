@@ -30,7 +30,7 @@ import { Tensor } from '../tensor.ts';
 import { add, full, mul } from './elementwise.ts';
 import { stridedCopy } from './layout.ts';
 import { sum } from './reduce.ts';
-import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { shapeStr, workgroupsFor } from './util.ts';
 
 export interface Conv2dOptions {
   /** Step between output pixels, in input pixels (default 1). */
@@ -169,23 +169,22 @@ function packWeights(w: Tensor, s: PackSpec): Tensor {
   const k = s.tapsTogether ? 12 : s.cg * s.kh * s.kw;
   const n = s.groups * mTiles * s.cg * s.rows * (s.tapsTogether ? 12 : s.kh * s.kw);
   const out = Tensor.empty(w.gpu, [n]);
-  const params = new Int32Array(16);
-  params.set([
+  const params = {
     n,
-    s.rows,
+    rows: s.rows,
     k,
-    mTiles,
-    s.mg,
-    s.cg,
-    s.kh,
-    s.kw,
-    w.shape[2] as number,
-    w.shape[3] as number,
-    s.kh0,
-    s.kw0,
-    s.dh,
-    s.dw,
-  ]);
+    m_tiles: mTiles,
+    mg: s.mg,
+    cg: s.cg,
+    kh: s.kh,
+    kw: s.kw,
+    full_kh: w.shape[2] as number,
+    full_kw: w.shape[3] as number,
+    kh0: s.kh0,
+    kw0: s.kw0,
+    dh: s.dh,
+    dw: s.dw,
+  };
   w.gpu.dispatch(
     K.convPack,
     { TRANSPOSED: s.transposed ? 1 : 0, LAYOUT: s.tapsTogether ? 1 : 0 },
@@ -272,20 +271,18 @@ function correlate1x1(c: Correlation): boolean {
     dw: 1,
     rows,
   });
-  const params = uniformBlock([
+  const params = {
     quads,
     p4,
-    c.cg,
-    cTotal,
-    c.mg,
-    mTiles,
-    work.slot,
-    yC,
-    c.bias ? 1 : 0,
+    cg: c.cg,
+    c_total: cTotal,
+    mg: c.mg,
+    m_tiles: mTiles,
+    slot: work.slot,
+    y_c: yC,
+    has_bias: c.bias ? 1 : 0,
     tiles,
-    0,
-    0,
-  ]);
+  };
   gpu.dispatch(
     { ...K.conv1x1, workgroupSize: LANES },
     { ROWS: rows },
@@ -331,36 +328,34 @@ function correlate(c: Correlation): void {
         });
   // The plain kernel binds the counter too (one layout for both), and leaves it alone.
   const work = gpu.workCounter();
-  const params = uniformBlock([
+  const params = {
     quads,
     q,
-    c.oh,
-    c.ow,
-    cTotal,
+    oh: c.oh,
+    ow: c.ow,
+    c_total: cTotal,
     hp,
     wp,
-    c.cg,
-    c.mg,
-    mTiles,
-    laneGroups,
-    c.kh,
-    c.kw,
+    cg: c.cg,
+    mg: c.mg,
+    m_tiles: mTiles,
+    lane_groups: laneGroups,
+    kh: c.kh,
+    kw: c.kw,
     sh,
     sw,
-    xOff,
-    yC,
-    yH,
-    yW,
-    c.outStride[0],
-    c.outStride[1],
-    c.phase[0] * yW + c.phase[1],
-    c.bias ? 1 : 0,
+    x_off: xOff,
+    y_c: yC,
+    y_h: yH,
+    y_w: yW,
+    osy: c.outStride[0],
+    osx: c.outStride[1],
+    y_off: c.phase[0] * yW + c.phase[1],
+    has_bias: c.bias ? 1 : 0,
     tiles,
-    tiles * laneGroups,
-    work.slot,
-    0,
-    0,
-  ]);
+    wgs: tiles * laneGroups,
+    slot: work.slot,
+  };
   gpu.dispatch(
     { ...(useSubgroups(gpu) ? K.convSg : K.conv), workgroupSize: lanes },
     { ROWS: rows, SLIDE: sw === 1 ? 1 : 0, KFIX: kfix },
@@ -433,20 +428,20 @@ function correlateSame3x3(
     rows,
     tapsTogether: true,
   });
-  const params = uniformBlock([
+  const params = {
     quads,
     lpr,
-    H,
+    h: H,
     cg,
-    cTotal,
+    c_total: cTotal,
     mg,
-    mTiles,
-    work.slot,
-    groups * mg,
-    (bias ? 1 : 0) | (epi.shift ? 2 : 0) | (epi.residual ? 4 : 0),
+    m_tiles: mTiles,
+    slot: work.slot,
+    y_c: groups * mg,
+    flags: (bias ? 1 : 0) | (epi.shift ? 2 : 0) | (epi.residual ? 4 : 0),
     tiles,
-    { f: epi.scale },
-  ]);
+    scale: epi.scale,
+  };
   gpu.dispatch(
     { ...K.conv3x3Same, workgroupSize: LANES },
     { ROWS: rows, TALL: tall },
@@ -564,7 +559,7 @@ function resample2x2(
     up ? K.resampleUp : K.resampleDown,
     {},
     [x.buffer, w.buffer, bias ? bias.buffer : gpu.dummy, y.buffer],
-    uniformBlock([pairs, halfW, rows, C, H, bias ? 1 : 0, 0, 0]),
+    { pairs, half_w: halfW, rows, c: C, in_h: H, has_bias: bias ? 1 : 0 },
     workgroupsFor(pairs),
   );
   return y;
@@ -792,36 +787,34 @@ function weightGrad(
   const partial = Tensor.empty(gpu, [realChunks * phases, aC, eTotal]);
   // The plain kernel binds the counter too (one layout for both), and leaves it alone.
   const work = gpu.workCounter();
-  const params = uniformBlock([
-    rowsTotal,
-    aH,
-    aW,
-    aC,
+  const params = {
+    rows_total: rowsTotal,
+    a_h: aH,
+    a_w: aW,
+    a_c: aC,
     ag,
-    aTiles,
+    a_tiles: aTiles,
     bg,
-    bC,
+    b_c: bC,
     hp,
     wp,
     kh,
     kw,
     sh,
     sw,
-    0,
+    x_off: 0,
     items,
-    laneGroups,
-    rowsPerChunk,
+    lane_groups: laneGroups,
+    rows_per_chunk: rowsPerChunk,
     kwq,
     tiles,
-    eTotal,
-    realChunks,
+    e_total: eTotal,
+    chunks: realChunks,
     ipw,
     phases,
-    realChunks * tiles * laneGroups,
-    work.slot,
-    0,
-    0,
-  ]);
+    wgs: realChunks * tiles * laneGroups,
+    slot: work.slot,
+  };
   gpu.dispatch(
     { ...(sg ? K.convWgradSg : K.convWgrad), workgroupSize: lanes },
     { ROWS: rows, SLIDE: slide ? 1 : 0 },
@@ -896,20 +889,19 @@ function weightGradSame3x3(
   const partial = Tensor.empty(gpu, [realChunks, aC, bg * 9]);
   const sums = withSums ? Tensor.empty(gpu, [realChunks, aC]) : null;
   const work = gpu.workCounter();
-  const params = uniformBlock([
-    rowsTotal,
-    H,
-    aC,
+  const params = {
+    rows_total: rowsTotal,
+    h: H,
+    a_c: aC,
     ag,
-    aTiles,
+    a_tiles: aTiles,
     bg,
-    bC,
-    work.slot,
-    rowsPerChunk,
+    b_c: bC,
+    slot: work.slot,
+    rows_per_chunk: rowsPerChunk,
     tiles,
-    realChunks,
-    0,
-  ]);
+    chunks: realChunks,
+  };
   gpu.dispatch(
     { ...K.conv3x3SameWgrad, workgroupSize: lanes },
     { LPR: W / 4, KT: kt, SUMS: sums ? 1 : 0 },
@@ -957,20 +949,20 @@ function weightGrad1x1(a: Tensor, b: Tensor, groups: number, withSums: boolean):
   const partial = Tensor.empty(gpu, [chunks, aC, bg]);
   const sums = withSums ? Tensor.empty(gpu, [chunks, aC]) : null;
   const work = gpu.workCounter();
-  const params = uniformBlock([
+  const params = {
     p4,
     quads,
-    perChunk,
+    quads_per_chunk: perChunk,
     chunks,
-    aC,
+    a_c: aC,
     ag,
-    kTiles,
-    bC,
+    k_tiles: kTiles,
+    b_c: bC,
     bg,
-    cTiles,
+    c_tiles: cTiles,
     tiles,
-    work.slot,
-  ]);
+    slot: work.slot,
+  };
   gpu.dispatch(
     K.conv1x1Wgrad,
     { KT: kt, SUMS: sums ? 1 : 0 },

@@ -16,7 +16,7 @@ import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { affine } from './elementwise.ts';
 import { reshape } from './layout.ts';
-import { checkStreamPosition, gpuOf, uniformBlock, workgroupsFor } from './util.ts';
+import { checkStreamPosition, gpuOf, workgroupsFor } from './util.ts';
 
 export interface DropoutOptions {
   seed: number;
@@ -31,16 +31,16 @@ function dropoutRaw(x: Tensor, p: number, o: DropoutOptions): Tensor {
   if (x.size === 0) return y;
   const blocks = Math.ceil(x.size / 4);
   const seed = BigInt(o.seed);
-  const params = uniformBlock([
-    x.size,
+  const params = {
+    n: x.size,
     blocks,
-    Number(seed & 0xffffffffn),
-    Number(seed >> 32n),
-    o.stream ?? 0,
-    o.offset ?? 0,
-    { f: p },
-    { f: 1 / (1 - p) },
-  ]);
+    seed_lo: Number(seed & 0xffffffffn),
+    seed_hi: Number(seed >> 32n),
+    stream: o.stream ?? 0,
+    offset: o.offset ?? 0,
+    threshold: p,
+    scale: 1 / (1 - p),
+  };
   const vec4 = x.size % 4 === 0;
   gpu.dispatch(
     vec4 ? K.dropout4 : K.dropout,

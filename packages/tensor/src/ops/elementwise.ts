@@ -11,13 +11,13 @@ import { sumTo } from './reduce.ts';
 import {
   broadcastShapes,
   broadcastStrides,
+  checkRank,
   collapseAxes,
   gpuOf,
   RUN,
   runWorkgroups,
   sameShape,
   stridesOf,
-  uniformBlock,
   workgroupsFor,
 } from './util.ts';
 
@@ -273,7 +273,7 @@ export function unary(name: UnaryName, x: Tensor, alpha = 0, beta = 0): Tensor {
   // Sizes that are multiples of 4 go through the vec4 entry point (a quarter of the accesses).
   const vec4 = x.size % 4 === 0;
   const n = vec4 ? x.size / 4 : x.size;
-  const params = uniformBlock([n, { f: alpha }, { f: beta }, 0]);
+  const params = { n, alpha, beta };
   gpu.dispatch(
     vec4 ? K.unary4 : K.unary,
     { OP: row.code },
@@ -333,7 +333,7 @@ export function binary(name: BinaryName, a: Tensor, b: Tensor): Tensor {
   if (direct) {
     const vec4 = n % 4 === 0;
     const count = vec4 ? n / 4 : n;
-    const params = uniformBlock([count, 0, 0, 0], [[], [], []]);
+    const params = { n: count, rank: 0, shape: [], a_strides: [], b_strides: [] };
     gpu.dispatch(
       vec4 ? K.binary4 : K.binary,
       { OP: row.code, BROADCAST: 0, CH: RUN },
@@ -347,10 +347,13 @@ export function binary(name: BinaryName, a: Tensor, b: Tensor): Tensor {
       broadcastStrides(b.shape, shape),
       stridesOf(shape),
     ]);
-    const params = uniformBlock(
-      [n, c.shape.length, 0, 0],
-      [c.shape, c.strides[0] as number[], c.strides[1] as number[]],
-    );
+    const params = {
+      n,
+      rank: checkRank(c.shape),
+      shape: c.shape,
+      a_strides: c.strides[0] as number[],
+      b_strides: c.strides[1] as number[],
+    };
     gpu.dispatch(
       K.binary,
       { OP: row.code, BROADCAST: 1, CH: RUN },
@@ -437,10 +440,14 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
       broadcastStrides(tb.shape, shape),
       stridesOf(shape),
     ]);
-    const params = uniformBlock(
-      [z.size, c.shape.length, 0, 0],
-      [c.shape, ...(c.strides.slice(0, 3) as number[][])],
-    );
+    const params = {
+      n: z.size,
+      rank: checkRank(c.shape),
+      shape: c.shape,
+      c_strides: c.strides[0] as number[],
+      a_strides: c.strides[1] as number[],
+      b_strides: c.strides[2] as number[],
+    };
     gpu.dispatch(
       K.where,
       { CH: RUN },
@@ -467,12 +474,6 @@ export function full(shape: readonly number[], value: number, gpu = gpuOf()): Te
   const t = Tensor.empty(gpu, shape);
   const vec4 = t.size % 4 === 0;
   const n = vec4 ? t.size / 4 : t.size;
-  gpu.dispatch(
-    vec4 ? K.fill4 : K.fill,
-    {},
-    [t.buffer],
-    uniformBlock([n, { f: value }, 0, 0]),
-    workgroupsFor(n),
-  );
+  gpu.dispatch(vec4 ? K.fill4 : K.fill, {}, [t.buffer], { n, value }, workgroupsFor(n));
   return t;
 }

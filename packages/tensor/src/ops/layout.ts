@@ -19,7 +19,6 @@ import {
   sameShape,
   shapeStr,
   stridesOf,
-  uniformBlock,
   workgroupsFor,
 } from './util.ts';
 
@@ -51,10 +50,15 @@ export function stridedCopy(
   const q = vec4 ? 4 : 1;
   const shape = c.shape.map((d, i) => (i === last ? d / q : d));
   const strides = c.strides.map((s) => s.map((v, i) => (i === last ? v : v / q)));
-  const params = uniformBlock(
-    [n / q, shape.length, srcOffset / q, dstOffset / q],
-    [shape, ...strides],
-  );
+  const params = {
+    n: n / q,
+    rank: shape.length,
+    src_offset: srcOffset / q,
+    dst_offset: dstOffset / q,
+    shape,
+    src_strides: strides[0] as number[],
+    dst_strides: strides[1] as number[],
+  };
   src.gpu.dispatch(
     vec4 ? K.copy4 : K.copy,
     { CH: RUN },
@@ -233,7 +237,7 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
   const [rows, width] = table.shape as [number, number];
   const n = indices.size;
   const y = Tensor.empty(gpuOf(table, indices), [...indices.shape, width]);
-  const params = uniformBlock([n, width, rows, 0]);
+  const params = { n, width, rows };
   table.gpu.dispatch(
     K.gatherRows,
     {},
@@ -252,7 +256,7 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
           K.scatterAddRows,
           {},
           [g.buffer, idx.buffer, gt.buffer],
-          uniformBlock([n, width, rows, 0]),
+          { n, width, rows },
           workgroupsFor(rows * width),
         );
         return [gt];

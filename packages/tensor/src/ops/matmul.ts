@@ -12,14 +12,7 @@ import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { stridedCopy } from './layout.ts';
 import { sumTo } from './reduce.ts';
-import {
-  broadcastShapes,
-  broadcastStrides,
-  gpuOf,
-  shapeStr,
-  stridesOf,
-  uniformBlock,
-} from './util.ts';
+import { broadcastShapes, broadcastStrides, gpuOf, shapeStr, stridesOf } from './util.ts';
 
 /** Rows of C per workgroup, and columns per invocation (N is padded to a multiple). */
 const ROWS = 16;
@@ -99,31 +92,30 @@ export function dispatchMatmul(
   const colGroups = Math.ceil(Np / COLS / lanes);
   const sg = gpu.hasSubgroupsOf(8);
   const work = sg ? gpu.workCounter() : null;
-  const params = uniformBlock([
-    M,
-    Np / 4,
-    Kd,
-    tilesM,
-    colGroups,
-    nBatch,
-    A.batch,
-    B.batch4,
-    (M * Np) / 4,
-    A.row,
-    A.col,
-    B.row4,
-    A.off,
-    B.off4,
-    work ? work.slot : 0,
-    0,
-  ]);
-  gpu.dispatch(
-    { ...(sg ? K.matmulSg : K.matmul), workgroupSize: lanes },
-    {},
-    work ? [A.t.buffer, B.t.buffer, C.buffer, work.buffer] : [A.t.buffer, B.t.buffer, C.buffer],
-    params,
-    nBatch * tilesM * colGroups,
-  );
+  const params = {
+    m: M,
+    n4: Np / 4,
+    k: Kd,
+    tiles_m: tilesM,
+    col_groups: colGroups,
+    batches: nBatch,
+    a_batch: A.batch,
+    b_batch4: B.batch4,
+    c_batch4: (M * Np) / 4,
+    a_row: A.row,
+    a_col: A.col,
+    b_row4: B.row4,
+    a_off: A.off,
+    b_off4: B.off4,
+  };
+  const workgroups = nBatch * tilesM * colGroups;
+  const buffers = [A.t.buffer, B.t.buffer, C.buffer];
+  if (work) {
+    const spec = { ...K.matmulSg, workgroupSize: lanes };
+    gpu.dispatch(spec, {}, [...buffers, work.buffer], { ...params, slot: work.slot }, workgroups);
+  } else {
+    gpu.dispatch({ ...K.matmul, workgroupSize: lanes }, {}, buffers, params, workgroups);
+  }
 }
 
 function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
@@ -161,7 +153,7 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const direct = Np === N;
   const C = Tensor.empty(gpu, direct ? [...batch, M, N] : [nBatch, M, Np]);
   if (Kd === 0) {
-    gpu.dispatch(K.fill, {}, [C.buffer], uniformBlock([C.size, 0, 0, 0]), Math.ceil(C.size / 64));
+    gpu.dispatch(K.fill, {}, [C.buffer], { n: C.size, value: 0 }, Math.ceil(C.size / 64));
   } else if (M > 0 && N > 0) {
     dispatchMatmul(
       { t: A, off: 0, batch: aBatchStride, row: aRow, col: aCol },

@@ -13,7 +13,7 @@ import { needsGrad, record, save } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { gpuOf, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { gpuOf, shapeStr, workgroupsFor } from './util.ts';
 
 export interface GroupNormOptions {
   /** Channel groups; C must be a multiple. */
@@ -59,7 +59,7 @@ function groupStats(x: Tensor, g: Geometry, eps: number): Tensor {
     vec ? K.gnPartial4 : K.gnPartial,
     {},
     [x.buffer, part.buffer],
-    uniformBlock([rows, g.k / d, chunkLen / d, realChunks, { f: eps }, 0, 0, 0]),
+    { rows, k: g.k / d, chunk_len: chunkLen / d, chunks: realChunks, eps },
     workgroupsFor(rows * realChunks),
   );
   const stats = Tensor.empty(gpu, [rows, 2]);
@@ -67,22 +67,27 @@ function groupStats(x: Tensor, g: Geometry, eps: number): Tensor {
     K.gnMerge,
     {},
     [part.buffer, stats.buffer],
-    uniformBlock([rows, g.k, chunkLen, realChunks, { f: eps }, 0, 0, 0]),
+    { rows, k: g.k, chunk_len: chunkLen, chunks: realChunks, eps },
     workgroupsFor(rows),
   );
   part.dispose();
   return stats;
 }
 
-/** Uniform block and workgroups of the run-per-invocation passes; vec4 when H*W allows. */
-function runPlan(g: Geometry): { vec: boolean; params: Uint32Array; workgroups: number } {
+/**
+ * Uniforms and workgroups of the run-per-invocation passes (groupnorm.wgsl; the backward's
+ * groupnorm_bwd.wgsl also takes the group rows); vec4 when H*W allows.
+ */
+function runPlan(g: Geometry) {
   const vec = g.hw % 4 === 0;
   const hw = vec ? g.hw / 4 : g.hw;
   const runs = Math.ceil(g.hw / RUN_ELEMS);
   const planes = g.N * g.C;
+  const params = { planes, hw, runs, cg: g.cg, c: g.C };
   return {
     vec,
-    params: uniformBlock([planes, hw, runs, g.cg, g.C, g.N * g.G, 0, 0]),
+    params,
+    bwdParams: { ...params, rows: g.N * g.G },
     workgroups: workgroupsFor(planes * runs),
   };
 }
@@ -139,7 +144,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
           plan.vec ? K.gnSums4 : K.gnSums,
           { SILU: silu },
           [...bufs, s1.buffer, s2.buffer],
-          plan.params,
+          plan.bwdParams,
           workgroupsFor(N * C),
         );
         // db, dw, and per group row A/k = sum_{c in g} w[c] s1 / k, B/k likewise with s2.
@@ -150,7 +155,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
           K.gnCoef,
           {},
           [s1.buffer, s2.buffer, ws.buffer, ab.buffer, db.buffer, dw.buffer],
-          uniformBlock([N, C, G, geo.cg, { f: 1 / geo.k }, 0, 0, 0]),
+          { n: N, c: C, g: G, cg: geo.cg, inv_k: 1 / geo.k },
           workgroupsFor(N * G + C),
         );
         s1.dispose();
@@ -160,7 +165,7 @@ export function groupNorm(x: Tensor, weight: Tensor, bias: Tensor, opts: GroupNo
           plan.vec ? K.gnDx4 : K.gnDx,
           { SILU: silu },
           [...bufs, ab.buffer, dx.buffer],
-          plan.params,
+          plan.bwdParams,
           plan.workgroups,
         );
         ab.dispose();

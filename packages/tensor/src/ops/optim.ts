@@ -1,12 +1,12 @@
 /**
- * In-place optimiser updates (optim.wgsl): one dispatch per parameter tensor, all in the open
+ * In-place optimiser updates (adam.wgsl, ema.wgsl): one dispatch per parameter tensor, all in the open
  * batch. They overwrite their tensors' storage, so call them outside recorded graphs (after
  * `backward()`, under `noGrad`), as optimisers do.
  */
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import type { Tensor } from '../tensor.ts';
-import { gpuOf, sameShape, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { gpuOf, sameShape, shapeStr, workgroupsFor } from './util.ts';
 
 export interface AdamOptions {
   lr: number;
@@ -42,20 +42,18 @@ export function adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: A
   const beta1 = o.beta1 ?? 0.9;
   const beta2 = o.beta2 ?? 0.999;
   const gpu = gpuOf(param, grad, m, v);
-  const params = uniformBlock([
-    param.size,
-    o.sanitize ? 1 : 0,
-    { f: o.lr },
-    { f: beta1 },
-    { f: beta2 },
-    { f: o.eps ?? 1e-8 },
-    { f: 1 - beta1 ** o.step },
-    { f: Math.sqrt(1 - beta2 ** o.step) },
-    { f: 1 - beta1 },
-    { f: 1 - beta2 },
-    0,
-    0,
-  ]);
+  const params = {
+    n: param.size,
+    sanitize: o.sanitize ? 1 : 0,
+    lr: o.lr,
+    beta1,
+    beta2,
+    eps: o.eps ?? 1e-8,
+    bc1: 1 - beta1 ** o.step,
+    sqrt_bc2: Math.sqrt(1 - beta2 ** o.step),
+    one_minus_beta1: 1 - beta1,
+    one_minus_beta2: 1 - beta2,
+  };
   gpu.dispatch(
     K.adam,
     {},
@@ -73,7 +71,7 @@ export function emaUpdate(ema: Tensor, param: Tensor, beta: number): void {
     K.ema,
     {},
     [ema.buffer, param.buffer],
-    uniformBlock([ema.size, { f: beta }, 0, 0]),
+    { n: ema.size, beta },
     workgroupsFor(ema.size),
   );
 }

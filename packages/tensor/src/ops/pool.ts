@@ -9,7 +9,7 @@ import { K } from '../kernels.ts';
 import { type ConvPair, convPair } from '../reference/conv.ts';
 import { Tensor } from '../tensor.ts';
 import { mean } from './reduce.ts';
-import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { shapeStr, workgroupsFor } from './util.ts';
 
 export interface Pool2dOptions {
   /** Window size [kh, kw] (or one number for both). */
@@ -59,7 +59,7 @@ function pool(x: Tensor, opts: AvgPool2dOptions, op: 'maxPool2d' | 'avgPool2d'):
   }
   const y = Tensor.empty(x.gpu, [N, C, OH, OW]);
   const n = N * C * OH * OW;
-  const params = uniformBlock([n, H, W, OH, OW, kh, kw, sh, sw, ph, pw, 0]);
+  const params = { n, h: H, w: W, oh: OH, ow: OW, kh, kw, sh, sw, ph, pw };
   const constants: Record<string, number> =
     op === 'maxPool2d' ? { OP: 0 } : { OP: 1, INCLUDE_PAD: opts.countIncludePad === false ? 0 : 1 };
   x.gpu.dispatch(K.pool, constants, [x.buffer, y.buffer], params, workgroupsFor(n));

@@ -9,7 +9,7 @@
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { checkStreamPosition, gpuOf, uniformBlock, workgroupsFor } from './util.ts';
+import { checkStreamPosition, gpuOf, workgroupsFor } from './util.ts';
 
 export interface RandomOptions {
   seed: number;
@@ -40,16 +40,16 @@ function random(
     gpu.upload(streams.buffer, Uint32Array.from(o.rowStreams));
   }
   const seed = BigInt(o.seed);
-  const params = uniformBlock([
+  const params = {
     rows,
     cols,
     blocks,
-    streams ? 1 : 0,
-    Number(seed & 0xffffffffn),
-    Number(seed >> 32n),
-    o.stream ?? 0,
-    o.offset ?? 0,
-  ]);
+    explicit_streams: streams ? 1 : 0,
+    seed_lo: Number(seed & 0xffffffffn),
+    seed_hi: Number(seed >> 32n),
+    stream: o.stream ?? 0,
+    offset: o.offset ?? 0,
+  };
   gpu.dispatch(
     K.random,
     { NORMAL: normal ? 1 : 0 },

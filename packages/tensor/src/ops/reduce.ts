@@ -14,7 +14,7 @@ import { normalizeAxes, reducedShape } from '../reference/reduce.ts';
 import { Tensor } from '../tensor.ts';
 import { broadcastTo } from './layout.ts';
 import { add, div, eq, exp, log, mul, square, sub } from './elementwise.ts';
-import { sameShape, shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { sameShape, shapeStr, workgroupsFor } from './util.ts';
 
 const REDUCE_CODE = { sum: 0, max: 1, min: 2 } as const;
 type Kind = keyof typeof REDUCE_CODE;
@@ -49,16 +49,14 @@ function reduceMiddle(
     const realChunks = Math.ceil(kLeft / chunkLen);
     const out = Tensor.empty(gpu, [outer, realChunks, inner]);
     const last = realChunks === 1;
-    const params = uniformBlock([
+    const params = {
       outer,
-      kLeft,
+      k: kLeft,
       inner,
-      chunkLen,
-      realChunks,
-      { f: last ? scale : 1 },
-      0,
-      0,
-    ]);
+      chunk_len: chunkLen,
+      chunks: realChunks,
+      scale: last ? scale : 1,
+    };
     gpu.dispatch(
       vec4 ? K.reduce4 : mid4 ? K.reduceMid4 : K.reduce,
       { OP: REDUCE_CODE[kind] },

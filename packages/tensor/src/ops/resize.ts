@@ -6,7 +6,7 @@ import { needsGrad } from '../autograd.ts';
 import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
-import { shapeStr, uniformBlock, workgroupsFor } from './util.ts';
+import { shapeStr, workgroupsFor } from './util.ts';
 
 export interface ResizeBilinearOptions {
   /** Only false is implemented (both modes below are align_corners=False mappings). */
@@ -51,7 +51,7 @@ export function resizeBilinear(
   if (H === 0 || W === 0) throw new TensorError('resizeBilinear: empty input');
   const y = Tensor.empty(x.gpu, [N, C, OH, OW]);
   const n = N * C * OH * OW;
-  const params = uniformBlock([n, H, W, OH, OW, { f: H / OH }, { f: W / OW }, 0]);
+  const params = { n, h: H, w: W, oh: OH, ow: OW, scale_h: H / OH, scale_w: W / OW };
   x.gpu.dispatch(K.resize, { MODE: MODE[mode] }, [x.buffer, y.buffer], params, workgroupsFor(n));
   return y;
 }

@@ -35,25 +35,14 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 }
 
 /**
- * Packs a uniform block: `words` are u32 (or f32 where given as {f: value}), then groups of
- * eight u32 for shape/stride arrays (each WGSL array<vec4<u32>, 2>).
+ * The rank of a (collapsed) index box, which the strided kernels take in uniform arrays of
+ * MAX_RANK entries; throws for more axes than that.
  */
-export function uniformBlock(
-  words: readonly (number | { f: number })[],
-  arrays: readonly (readonly number[])[] = [],
-): Uint32Array {
-  const out = new Uint32Array(words.length + arrays.length * MAX_RANK);
-  const f32 = new Float32Array(out.buffer);
-  words.forEach((w, i) => {
-    if (typeof w === 'number') out[i] = w >>> 0;
-    else f32[i] = w.f;
-  });
-  arrays.forEach((arr, k) => {
-    if (arr.length > MAX_RANK)
-      throw new TensorError(`tensors of rank above ${MAX_RANK} are not supported`);
-    out.set(arr, words.length + k * MAX_RANK);
-  });
-  return out;
+export function checkRank(shape: readonly number[]): number {
+  if (shape.length > MAX_RANK) {
+    throw new TensorError(`tensors of rank above ${MAX_RANK} are not supported`);
+  }
+  return shape.length;
 }
 
 export function workgroupsFor(count: number, size = 64): number {
