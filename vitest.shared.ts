@@ -2,9 +2,19 @@
  * Vitest settings shared by every package: one process at a time (a software GPU already uses
  * every core), generous timeouts for lavapipe, and a JSON report per package that
  * scripts/test-summary.mjs adds up into the CI summary line.
+ *
+ * Kernel choices are deterministic in tests: no tuning (every shape takes the first row of its
+ * table that fits, or the rows a suite forces) and a kernel-choice cache of the test run's own,
+ * so a developer's tuned cache never changes which kernel a test exercises. The tuner's own
+ * tests turn tuning on with their own cache folders.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import './scripts/gen-shaders.mjs';
+
+const kernelCache = mkdtempSync(join(tmpdir(), 'pfgmpp-test-kernels-'));
 
 export function packageConfig(name: string) {
   return defineConfig({
@@ -16,6 +26,7 @@ export function packageConfig(name: string) {
       hookTimeout: 120_000,
       reporters: ['default', 'json'],
       outputFile: { json: `${import.meta.dirname}/.reports/${name}.json` },
+      env: { PFGMPP_TUNE: '0', PFGMPP_CACHE_DIR: kernelCache, PFGMPP_KERNELS: '' },
     },
   });
 }

@@ -4,10 +4,21 @@
  * checked here against the float64 CPU references with the Node suites' tolerances; the RNG
  * must give the same numbers in Chromium as in Node (Dawn).
  */
-import { BINARY, rand, randn, type RandomOptions, scope, UNARY } from '@pfgmpp/tensor/node';
+import {
+  BINARY,
+  CONV_ROWS,
+  MATMUL_ROWS,
+  rand,
+  randn,
+  type RandomOptions,
+  scope,
+  UNARY,
+} from '@pfgmpp/tensor/node';
 import {
   type BinaryName,
   binaryRef,
+  conv2dRef,
+  convTranspose2dRef,
   matmulRef,
   type NDArray,
   nd,
@@ -16,7 +27,13 @@ import {
   type UnaryName,
   unaryRef,
 } from '@pfgmpp/tensor/reference';
-import { expectClose, GPU_SKIP_REASON, testGpu, uniformValues } from '@pfgmpp/test-utils';
+import {
+  expectClose,
+  GPU_SKIP_REASON,
+  numericGrad,
+  testGpu,
+  uniformValues,
+} from '@pfgmpp/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_SKIP_REASON, type Harness, startHarness } from './harness.ts';
 import type { Plain } from './page/protocol.ts';
@@ -42,6 +59,10 @@ function expectMatches(
 const SUM_TOL = { atol: 1e-5, rtol: 1e-5 };
 // As the GPU-backward checks of the Node suites.
 const GRAD_TOL = { atol: 1e-5, rtol: 1e-4 };
+// As conv.test.ts's gradient checks (float32 backward sums of up to a few hundred products).
+const CONV_GRAD_TOL = { atol: 2e-5, rtol: 1e-4 };
+// f32 sums of 18 products of values in [-1, 1]: convTol(18) of the Node suite.
+const CONV_TOL = { atol: 18 * 2 ** -24 * 4 + 1e-7, rtol: 1e-6 };
 // As random.test.ts: random.wgsl takes sin/cos from lib/trig.wgsl (accurate to ~1e-7 on any
 // device, unlike the builtins, which SwiftShader computes to ~2e-4).
 const NORMAL_TOL = { atol: 2e-6, rtol: 2e-6 };
@@ -173,6 +194,67 @@ describe.skipIf(BROWSER_SKIP_REASON)('kernels in headless Chromium (WebGPU on Sw
     });
     expectMatches(got2, matmulRef(at, bt, true, true), SUM_TOL, 'batched, transA and transB');
   });
+
+  // The workgroup-tiled rows (workgroup memory, barriers) on SwiftShader, forced one at a time:
+  // matmul with both layouts, conv2d and convTranspose2d with their gradients against the
+  // float64 references; `used` proves the forced row ran.
+  for (const row of MATMUL_ROWS.filter((r) => r.name.startsWith('matmul_tiled'))) {
+    it(`matmul through ${row.name}: plain and batched with both operands transposed`, async () => {
+      const a = input([7, 13], -1, 1, 3);
+      const b = input([13, 5], -1, 1, 103);
+      const got = await page().run('matmul', {
+        a: plain(a),
+        b: plain(b),
+        transA: false,
+        transB: false,
+        rows: [row.name],
+      });
+      expectMatches(got, matmulRef(a, b), SUM_TOL, `${row.name} [7, 13] @ [13, 5]`);
+      const at = input([3, 31, 9], -1, 1, 4);
+      const bt = input([3, 12, 31], -1, 1, 104);
+      const got2 = await page().run('matmul', {
+        a: plain(at),
+        b: plain(bt),
+        transA: true,
+        transB: true,
+        rows: [row.name],
+      });
+      expectMatches(got2, matmulRef(at, bt, true, true), SUM_TOL, `${row.name} transposed`);
+      expect(Object.values(got2.used)).toContain(row.name);
+    });
+  }
+  for (const row of CONV_ROWS.filter((r) => r.name.startsWith('conv_tiled'))) {
+    for (const transposed of [false, true]) {
+      const op = transposed ? 'convTranspose2d' : 'conv2d';
+      it(`${op} through ${row.name}: stride 2, padding 1, groups 2, odd sizes, with gradients`, async () => {
+        const o = { stride: 2, padding: 1, groups: 2 };
+        const x = input([2, 4, 7, 5], -1, 1, 20);
+        const w = input(transposed ? [4, 3, 3, 3] : [6, 2, 3, 3], -1, 1, 21);
+        const bias = input([6], -1, 1, 22);
+        const ref = (xs: NDArray[]) =>
+          transposed
+            ? convTranspose2dRef(xs[0]!, xs[1]!, xs[2]!, o)
+            : conv2dRef(xs[0]!, xs[1]!, xs[2]!, o);
+        const y = ref([x, w, bias]);
+        const g = input([...y.shape], -1, 1, 23);
+        const got = await page().run('conv', {
+          x: plain(x),
+          w: plain(w),
+          bias: plain(bias),
+          g: plain(g),
+          transposed,
+          ...o,
+          rows: [row.name],
+        });
+        expectMatches(got.y, y, CONV_TOL, `${row.name} ${op}`);
+        const [dx, dw] = numericGrad(ref, [x, w, bias], g.data);
+        expectClose(got.dx.data, f32(dx!), CONV_GRAD_TOL, `${row.name} ${op} dx`);
+        expectClose(got.dw.data, f32(dw!), CONV_GRAD_TOL, `${row.name} ${op} dw`);
+        // Passes y, dx and dw all ran through the row.
+        expect(new Set(Object.values(got.used))).toEqual(new Set([row.name]));
+      });
+    }
+  }
 
   it('autograd: gradient of sum(exp(x) * x) is exp(x) * (1 + x)', async () => {
     const x = input([23], -2, 2, 7);

@@ -49,6 +49,8 @@ export async function sample(
   onStep?: (step: SamplerStep, elapsedMs: number) => void,
 ): Promise<SampleRun> {
   const denoiser = asDenoiser(net);
+  // Kernel rows for this adapter and batch, tuned once (then read from localStorage).
+  await denoiser.tune(seeds.length);
   const trajectory: Float64Array[] = [];
   const times: number[] = [];
   const t0 = performance.now();

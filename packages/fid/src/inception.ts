@@ -21,7 +21,9 @@ import {
   resizeBilinear,
   scope,
   type Tensor,
+  type TuneResult,
   tensor,
+  zeros,
 } from '@pfgmpp/tensor';
 import { CLASSES, FEATURES, INPUT_SIZE, UNITS } from './architecture.ts';
 import type { InceptionWeights } from './weights.ts';
@@ -78,6 +80,9 @@ interface GpuUnit {
 const PEAK_BYTES_PER_IMAGE = 64 * 147 * 147 * 4;
 
 export class InceptionV3 {
+  /** The kernel tuning of the first embed() (once per network). */
+  private tuned: Promise<TuneResult[]> | undefined;
+
   private constructor(
     readonly gpu: Gpu,
     private readonly units: Map<string, GpuUnit>,
@@ -277,6 +282,15 @@ export class InceptionV3 {
     if (data.length !== n * c * H * W) {
       throw new Error(`InceptionV3: ${data.length} values do not fill [${shape.join(', ')}]`);
     }
+    // Kernel rows for the network's shapes, chosen before the first image is computed (every
+    // convolution after the resize has the same shape for any input size and batch).
+    this.tuned ??= this.gpu.tuneKernels(() =>
+      scope(() => {
+        const x = zeros([Math.min(n, this.maxBatch), c, H, W]);
+        void this.forward(x, { ...options, blockMeans: false });
+      }),
+    );
+    await this.tuned;
     const per = c * H * W;
     const features = new Float32Array(n * FEATURES);
     const logits = options.logits ? new Float32Array(n * CLASSES) : undefined;

@@ -3,7 +3,7 @@
  * matched structurally so nn does not depend on it): float64 state in, float32 on the GPU,
  * eval mode, no autograd, intermediate tensors freed per call.
  */
-import { noGrad, scope, tensor } from '@pfgmpp/tensor';
+import { activeGpu, noGrad, scope, type TuneResult, tensor, zeros } from '@pfgmpp/tensor';
 import type { Precond } from './precond.ts';
 
 export interface PrecondDenoiser {
@@ -21,6 +21,12 @@ export interface PrecondDenoiser {
   ): Promise<Float64Array>;
   /** Network evaluations so far (NFE). */
   calls: number;
+  /**
+   * Chooses the kernel rows for batches of `batch` images (one evaluation on zeros shows the
+   * shapes, then the tuner: Gpu.tuneKernels). Call before sampling, so every image runs the
+   * chosen rows.
+   */
+  tune(batch: number): Promise<TuneResult[]>;
 }
 
 export function asDenoiser(net: Precond, augmentLabels?: Float32Array): PrecondDenoiser {
@@ -49,6 +55,19 @@ export function asDenoiser(net: Precond, augmentLabels?: Float32Array): PrecondD
       const values = await out.read();
       out.dispose();
       return Float64Array.from(values);
+    },
+    tune(batch) {
+      const shape = [batch, net.imgChannels, net.imgResolution, net.imgResolution];
+      return activeGpu().tuneKernels(() =>
+        scope(() =>
+          noGrad(() => {
+            const labels = net.labelDim ? zeros([batch, net.labelDim]) : null;
+            const per = augmentLabels ? augmentLabels.length / batch : 0;
+            const aug = augmentLabels ? zeros([batch, per]) : null;
+            net.forward(zeros(shape), 1, labels, aug);
+          }),
+        ),
+      );
     },
   };
   return d;

@@ -74,9 +74,16 @@ async function createGpu(options: DeviceOptions): Promise<Gpu> {
 
 async function openGpu(options: DeviceOptions): Promise<Gpu> {
   const gpu = await findGpu();
-  const adapter = await gpu.requestAdapter({
-    powerPreference: options.powerPreference ?? 'high-performance',
-  });
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference ?? 'high-performance',
+    });
+  } catch (e) {
+    // Dawn: an adapter=NAME that matches none fails here and lists the adapters it has.
+    const text = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+    throw new GpuError(`no WebGPU adapter matches the one asked for: ${text}`);
+  }
   if (!adapter) {
     throw new GpuError(
       'No WebGPU adapter. In Node, install a Vulkan driver (on Debian 12 run `bash scripts/ensure-webgpu.sh` ' +

@@ -3,6 +3,12 @@
 /** A WGSL shader failed to compile; `message` lists each error as `file:line:col`. */
 export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
+  /** The kernel's file in shaders/ (the one its descriptor names). */
+  readonly file: string;
+  constructor(message: string, file = '') {
+    super(message);
+    this.file = file;
+  }
 }
 
 /** A WebGPU validation, out-of-memory or internal error, or a lost device. */

@@ -6,6 +6,7 @@
  * batch's uniform area is full (the size threshold). Uniform parameters of all dispatches in a
  * batch are staged in one CPU array and written with a single writeBuffer before the submit.
  */
+import { KernelChoices, type TuneResult } from './choice.ts';
 import { GpuError, ShaderCompileError } from './errors.ts';
 import { type KernelSpec, type SourceSegment, shaderSource, sourceLocation } from './kernels.ts';
 import { type ParamsOf, type ParamValues, writeParams } from './params.ts';
@@ -52,6 +53,8 @@ const WORK_COUNTER_SLOTS = 4096;
 
 export interface GpuCounters {
   dispatches: number;
+  /** The most workgroups of one dispatch so far (tests set it to 0 to watch a call). */
+  largestDispatch: number;
   submits: number;
   readbacks: number;
   pipelines: number;
@@ -59,7 +62,13 @@ export interface GpuCounters {
 
 export class Gpu {
   readonly pool: BufferPool;
-  readonly counters: GpuCounters = { dispatches: 0, submits: 0, readbacks: 0, pipelines: 0 };
+  readonly counters: GpuCounters = {
+    dispatches: 0,
+    largestDispatch: 0,
+    submits: 0,
+    readbacks: 0,
+    pipelines: 0,
+  };
   private readonly pipelines = new Map<string, PipelineEntry>();
   /** Pipelines whose compilation result nobody has awaited yet. */
   private unchecked: PipelineEntry[] = [];
@@ -83,6 +92,8 @@ export class Gpu {
   /** u32 counters (zero when handed out) for kernels that share out their work (workCounter). */
   private readonly workCounters: GPUBuffer;
   private workCounterNext = 0;
+  /** Which kernel row runs each convolution and matmul shape on this adapter (choice.ts). */
+  readonly kernels: KernelChoices;
 
   constructor(
     readonly device: GPUDevice,
@@ -105,6 +116,12 @@ export class Gpu {
       this.errors.push(message);
       console.error(`WebGPU error: ${message}`);
     });
+    this.kernels = new KernelChoices({
+      adapterInfo,
+      sync: () => this.sync(),
+      checkPipelines: () => this.checkPipelines(),
+      timeGpu: device.features.has('timestamp-query') ? (run) => this.timeGpu(run) : undefined,
+    });
     void device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
       if (!this.destroyed) console.error(`WebGPU device lost (${this.lostReason})`);
@@ -113,6 +130,30 @@ export class Gpu {
 
   get features(): ReadonlySet<string> {
     return this.device.features as unknown as ReadonlySet<string>;
+  }
+
+  /**
+   * Whether the adapter is a software rasterizer (lavapipe, SwiftShader, WARP): kernels shaped
+   * for CPUs go first in the kernel tables there.
+   */
+  get isSoftware(): boolean {
+    const info = this.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    return (
+      info.isFallbackAdapter === true ||
+      info.architecture === 'software' ||
+      /llvmpipe|lavapipe|swiftshader|microsoft basic render/i.test(
+        `${info.vendor} ${info.device} ${info.description}`,
+      )
+    );
+  }
+
+  /** GPU milliseconds of the dispatches `run` enqueues (timestamp queries; see startProfile). */
+  async timeGpu(run: () => void): Promise<number> {
+    await this.sync();
+    this.startProfile();
+    run();
+    const times = await this.stopProfile();
+    return times.reduce((s, t) => s + t.ms, 0);
   }
 
   /** Test hook: false makes kernels take their subgroup-free variants. */
@@ -178,6 +219,30 @@ export class Gpu {
   }
 
   /**
+   * Chooses the kernel rows for the shapes `step` runs: `step` runs once (on inputs that do not
+   * matter: its results are thrown away) to show them, then every untuned one is timed
+   * (KernelChoices.tune). Call it before the real work, so that all of it runs the chosen rows.
+   * A row whose shader fails to compile here is dropped for this adapter with one line, and the
+   * step runs again on the other rows. `step` must free what it makes (run it in a scope).
+   */
+  async tuneKernels(step?: () => unknown): Promise<TuneResult[]> {
+    if (step && this.kernels.tuning) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await step();
+          await this.sync();
+          break;
+        } catch (e) {
+          const dropped =
+            e instanceof ShaderCompileError && this.kernels.dropShader(e.file, e.message);
+          if (!dropped || attempt === 8) throw e;
+        }
+      }
+    }
+    return this.kernels.tune();
+  }
+
+  /**
    * Enqueues one dispatch. `buffers` are the storage bindings in order; `params` fills the
    * uniform binding by field name of the kernel file's `struct Params` (null for kernels
    * without one); a missing, unknown or ill-typed field throws before anything is recorded.
@@ -226,6 +291,7 @@ export class Gpu {
       pass.dispatchWorkgroups(x, y);
     }
     this.counters.dispatches++;
+    this.counters.largestDispatch = Math.max(this.counters.largestDispatch, workgroups);
   }
 
   /**
@@ -475,7 +541,7 @@ function compileFailure(
         return `shaders/${at.file}:${at.line}:${m.linePos}: error: ${m.message}\n    ${src}`;
       })
       .join('\n');
-    return new ShaderCompileError(`WGSL compilation failed in ${spec.file}:\n${text}`);
+    return new ShaderCompileError(`WGSL compilation failed in ${spec.file}:\n${text}`, spec.file);
   }
   if (scopeError) {
     return new GpuError(

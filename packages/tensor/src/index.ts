@@ -17,6 +17,23 @@ export type { KernelTime } from './profiler.ts';
 export { GpuError, ShaderCompileError, TensorError } from './errors.ts';
 export { kernel, K as KERNELS, type KernelSpec, type BindingKind } from './kernels.ts';
 export { paramsLayout, type ParamField, type ParamsOf } from './params.ts';
+export {
+  KernelChoices,
+  type ChoiceStore,
+  type KernelProblem,
+  type KernelRow,
+  type KernelSettings,
+  type RowTiming,
+  type TuneResult,
+  kernelSettings,
+  parseRowList,
+  setKernelSettings,
+} from './choice.ts';
+export { CONV_ROWS, convProblem, rowsFitting } from './ops/conv/table.ts';
+export { convGeometry, type ConvGeometry } from './ops/conv/geometry.ts';
+export type { ConvRow } from './ops/conv/row.ts';
+export { MATMUL_ROWS, matmulProblem, runMatmul } from './ops/matmul/table.ts';
+export type { MatmulProblem, MatmulRow, Strided } from './ops/matmul/problem.ts';
 export { bucketSize, type PoolStats } from './pool.ts';
 export { Tensor, type Shape, sizeOf } from './tensor.ts';
 export { scope, scopeAsync, keep } from './scope.ts';

@@ -121,7 +121,14 @@ export const K = {
     ['read', 'read', 'read', 'write', 'write', 'uniform'],
     64,
     'main',
-    ['lib/work_items.wgsl'],
+    ['lib/work_items.wgsl', 'lib/gemm_rows32.wgsl'],
+  ),
+  convGemm: kernel(
+    'conv_gemm.wgsl',
+    ['read', 'read', 'read', 'write', 'write', 'uniform'],
+    64,
+    'main',
+    ['lib/work_items.wgsl', 'lib/gemm_rows32.wgsl'],
   ),
   conv3x3SameWgrad: kernel(
     'conv3x3_same_wgrad.wgsl',
@@ -145,6 +152,20 @@ export const K = {
   ),
   resampleUp: kernel('resample2x2.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 64, 'up'),
   convPack: kernel('conv_pack.wgsl', ['read', 'write', 'uniform']),
+  convIm2col: kernel('conv_im2col.wgsl', ['read', 'write', 'uniform']),
+  convTiled: kernel('conv_tiled.wgsl', ['read', 'read', 'read', 'write', 'uniform'], 256, 'main', [
+    'lib/gemm_tile.wgsl',
+  ]),
+  convTiledWgrad: kernel(
+    'conv_tiled_wgrad.wgsl',
+    ['read', 'read', 'write', 'uniform'],
+    256,
+    'main',
+    ['lib/gemm_tile.wgsl'],
+  ),
+  matmulTiled: kernel('matmul_tiled.wgsl', ['read', 'read', 'write', 'uniform'], 256, 'main', [
+    'lib/gemm_tile.wgsl',
+  ]),
   convWgrad: kernel('conv_wgrad.wgsl', ['read', 'read', 'write', 'write', 'uniform'], 64, 'main', [
     'conv_rows_plain.wgsl',
   ]),

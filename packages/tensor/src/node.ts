@@ -1,8 +1,19 @@
 /**
- * Node entry point: registers Dawn's WebGPU implementation (npm `webgpu`) for getDevice().
- * The only module of this package that imports Node-specific code.
+ * Node entry point: registers Dawn's WebGPU implementation (npm `webgpu`) for getDevice(), and
+ * the kernel choices' settings from the environment. The only module of this package that
+ * imports Node-specific code.
+ *
+ *   PFGMPP_ADAPTER=SUBSTRING   the first adapter whose name contains it (Dawn's adapter=)
+ *   PFGMPP_DAWN_FLAGS='...'    more Dawn flags, space-separated (backend=vulkan, ...)
+ *   PFGMPP_KERNELS=row,row     only these kernel rows (names or families; tests, debugging)
+ *   PFGMPP_TUNE=0              no tuning: untuned shapes take the first row that fits
+ *   PFGMPP_CACHE_DIR=DIR       where tuned kernel choices are kept (default ~/.cache/pfgmpp)
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
+import { type ChoiceStore, parseRowList, setKernelSettings } from './choice.ts';
 import { setGpuProvider } from './device.ts';
 
 Object.assign(globalThis, globals);
@@ -22,10 +33,56 @@ function pauseHost(ms: number): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Dawn's flags: the adapter asked for, timestamps at full resolution (Dawn quantizes them to
+ * 64 us by default on some drivers, which reads short kernels as 0 when tuning), and
+ * PFGMPP_DAWN_FLAGS last, so they win.
+ */
+export function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  const adapter = env.PFGMPP_ADAPTER?.trim();
+  if (adapter) flags.push(`adapter=${adapter}`);
+  flags.push(...(env.PFGMPP_DAWN_FLAGS?.trim().split(/\s+/).filter(Boolean) ?? []));
+  return flags;
+}
+
 setGpuProvider(() => {
-  // Dawn flags, space-separated: e.g. PFGMPP_DAWN_FLAGS='backend=vulkan adapter=llvmpipe'.
-  dawn ??= create(process.env.PFGMPP_DAWN_FLAGS?.trim().split(/\s+/).filter(Boolean) ?? []);
+  dawn ??= create(dawnFlags());
   return dawn;
 }, pauseHost);
+
+/** Tuned kernel choices as files in `dir` (written to a temporary name, then renamed). */
+export function folderStore(dir: string): ChoiceStore {
+  return {
+    read(name) {
+      try {
+        return readFileSync(join(dir, name), 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw e;
+      }
+    },
+    write(name, text) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+      writeFileSync(tmp, text);
+      renameSync(tmp, join(dir, name));
+    },
+    where: (name) => join(dir, name),
+  };
+}
+
+/** The folder of tuned kernel choices: PFGMPP_CACHE_DIR, else XDG_CACHE_HOME/pfgmpp, else ~/.cache/pfgmpp. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PFGMPP_CACHE_DIR) return env.PFGMPP_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pfgmpp');
+}
+
+setKernelSettings(() => ({
+  rows: parseRowList(process.env.PFGMPP_KERNELS),
+  tune: !['0', 'off', 'false', 'no'].includes((process.env.PFGMPP_TUNE ?? '').toLowerCase()),
+  store: folderStore(cacheDir()),
+  log: (line) => process.stderr.write(`${line}\n`),
+}));
 
 export * from './index.ts';

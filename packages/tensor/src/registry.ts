@@ -4,6 +4,8 @@
  * the generated tests iterate; the other rows point at their hand-written test cases. A test
  * fails when an exported op has no row here.
  */
+import { describeConvRows } from './ops/conv/table.ts';
+import { describeMatmulRows } from './ops/matmul/table.ts';
 import { BINARY, type Tolerance, UNARY } from './ops/elementwise.ts';
 
 export interface OpRow {
@@ -203,8 +205,7 @@ const otherRows: OpRow[] = [
   {
     name: 'matmul',
     kind: 'matmul',
-    kernel:
-      'matmul_sg.wgsl:main (16x4 register tiles, A rows by subgroup broadcast; matmul.wgsl without subgroups) + copy.wgsl for layout',
+    kernel: describeMatmulRows(),
     reference: 'matmulRef',
     backward: 'dA = g op(B)^T, dB = op(A)^T g, sumTo batch',
     domain: '[-1, 1]',
@@ -213,22 +214,18 @@ const otherRows: OpRow[] = [
   {
     name: 'conv2d',
     kind: 'conv',
-    kernel:
-      '3x3 same-size rows of 4-32 pixels: conv3x3_same.wgsl (with the shift/residual/scale epilogue); flat 1x1: conv1x1.wgsl; depthwise 2x2 stride 2: resample2x2.wgsl:down; else conv.wgsl:main (implicit GEMM; conv_rows_sg/plain.wgsl) + fill/copy.wgsl for padding, then the epilogue as add/mul; conv_pack.wgsl packs the weights',
+    kernel: `pass y: ${describeConvRows('y')}; the epilogue as add/mul where the row lacks it`,
     reference: 'conv2dRef (epilogue: the conv test adds shift, residual, scale)',
-    backward:
-      'g * scale; dx = convTranspose2d; dw = conv3x3_same_wgrad.wgsl, conv1x1_wgrad.wgsl or conv_wgrad.wgsl + sum over chunks; dshift = sum over pixels, db = sum; dresidual = g * scale',
+    backward: `g * scale; dx = pass dx: ${describeConvRows('dx')}; dw = pass dw: ${describeConvRows('dw')}; dshift = sum over pixels, db = the dw row's sums or sum; dresidual = g * scale`,
     domain: '[-1, 1], NaN',
     tol: CONV_TOL,
   },
   {
     name: 'convTranspose2d',
     kind: 'conv',
-    kernel:
-      '3x3 same-size: conv3x3_same.wgsl (flipped taps); flat 1x1: conv1x1.wgsl; depthwise 2x2 stride 2: resample2x2.wgsl:up; else conv.wgsl:main once per output phase (stride^2); conv_pack.wgsl packs the weights',
+    kernel: `pass dx of the conv2d geometry: ${describeConvRows('dx')}`,
     reference: 'convTranspose2dRef',
-    backward:
-      'dx = conv2d, dw = conv3x3_same_wgrad.wgsl, conv1x1_wgrad.wgsl or conv_wgrad.wgsl (roles swapped) + sum, db = sum',
+    backward: 'dx = pass y (conv2d), dw = pass dw with x and dy swapped, db = sum',
     domain: '[-1, 1], NaN',
     tol: CONV_TOL,
   },

@@ -5,6 +5,8 @@
 import {
   backward,
   binary,
+  conv2d,
+  convTranspose2d,
   exp,
   full,
   getDevice,
@@ -63,9 +65,42 @@ const handlers: Handlers = {
     await getDevice();
     return plain(scope(() => (kind === 'sum' ? sum : max)(up(x), axes)));
   },
-  async matmul({ a, b, transA, transB }) {
-    await getDevice();
-    return plain(scope(() => matmul(up(a), up(b), { transA, transB })));
+  async matmul({ a, b, transA, transB, rows }) {
+    const gpu = await getDevice();
+    gpu.kernels.restrict(rows ?? null);
+    gpu.kernels.clearUsed();
+    try {
+      const out = await plain(scope(() => matmul(up(a), up(b), { transA, transB })));
+      return { ...out, used: gpu.kernels.usedRows() };
+    } finally {
+      gpu.kernels.restrict(null);
+    }
+  },
+  async conv({ x, w, bias, g, transposed, stride, padding, groups, rows }) {
+    const gpu = await getDevice();
+    gpu.kernels.restrict(rows);
+    gpu.kernels.clearUsed();
+    const xt = up(x).requireGrad();
+    const wt = up(w).requireGrad();
+    try {
+      const o = { stride, padding, groups };
+      const y = scope(() => {
+        const out = (transposed ? convTranspose2d : conv2d)(xt, wt, up(bias), o);
+        backward(sum(mul(out, up(g))));
+        return out.detach();
+      });
+      if (!xt.grad || !wt.grad) throw new Error('backward left no gradients');
+      return {
+        y: await plain(y),
+        dx: await plain(xt.grad),
+        dw: await plain(wt.grad),
+        used: gpu.kernels.usedRows(),
+      };
+    } finally {
+      gpu.kernels.restrict(null);
+      xt.dispose();
+      wt.dispose();
+    }
   },
   async grad({ x }) {
     await getDevice();

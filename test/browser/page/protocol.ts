@@ -25,7 +25,28 @@ export interface SmokeCases {
   unary: { args: { name: UnaryName; x: Plain; alpha: number; beta: number }; result: Plain };
   binary: { args: { name: BinaryName; a: Plain; b: Plain }; result: Plain };
   reduce: { args: { kind: 'sum' | 'max'; x: Plain; axes: number[] }; result: Plain };
-  matmul: { args: { a: Plain; b: Plain; transA: boolean; transB: boolean }; result: Plain };
+  matmul: {
+    args: { a: Plain; b: Plain; transA: boolean; transB: boolean; rows?: string[] };
+    result: Plain & { used: Record<string, string> };
+  };
+  /**
+   * conv2d (or convTranspose2d) of x with w and bias, and the gradients of sum(y * g), with
+   * the kernel rows limited to `rows`; `used` says which row ran each pass.
+   */
+  conv: {
+    args: {
+      x: Plain;
+      w: Plain;
+      bias: Plain;
+      g: Plain;
+      transposed: boolean;
+      stride: number;
+      padding: number;
+      groups: number;
+      rows: string[];
+    };
+    result: { y: Plain; dx: Plain; dw: Plain; used: Record<string, string> };
+  };
   /** Gradient of sum(exp(x) * x) with respect to x. */
   grad: { args: { x: Plain }; result: Plain };
   random: { args: { shape: number[]; normal: boolean; options: RandomOptions }; result: Plain };

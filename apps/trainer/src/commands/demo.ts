@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { runDatasetTool } from '@pfgmpp/io/node';
 import { asDenoiser, type Precond } from '@pfgmpp/nn';
 import { generate, type SamplerStep } from '@pfgmpp/pfgmpp';
-import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import { classify, confidence } from '../quality/classifier.ts';
 import { train } from '../training/loop.ts';
@@ -28,6 +28,7 @@ export const SHIPPED_CLASSIFIER = join(ASSETS, 'mnist16-classifier.safetensors')
 export const SHIPPED_RESULTS = join(ASSETS, 'mnist16-pfgmpp-d128-cond.json');
 
 const options: OptionSpec[] = [
+  ADAPTER_OPTION,
   { name: 'out', kind: 'string', value: 'DIR', help: 'output folder (default demo-output)' },
   {
     name: 'minutes',
@@ -81,10 +82,8 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   if (!(minutes > 0)) throw new UsageError('--minutes must be > 0');
   const steps = (v.steps as number | undefined) ?? 18;
   await mkdir(out, { recursive: true });
-  const gpu = await getDevice();
-  io.err(
-    `demo: adapter ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}; writing to ${out}/\n`,
-  );
+  const gpu = await openGpu(v, io);
+  io.err(`demo: writing to ${out}/\n`);
 
   // The built-in digits at 16x16, as `pfgmpp dataset --source mnist --resolution 16x16` makes them.
   const data = join(out, 'mnist16.zip');

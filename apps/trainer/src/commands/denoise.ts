@@ -6,13 +6,15 @@
 import { readFile } from 'node:fs/promises';
 import { type NdArray, readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
-import { getDevice, noGrad, scope, tensor } from '@pfgmpp/tensor/node';
+import { noGrad, scope, tensor } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import type { Io } from '../io.ts';
 import { loadNetwork } from '../training/network.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
+  ADAPTER_OPTION,
   {
     name: 'network',
     kind: 'string',
@@ -72,7 +74,7 @@ async function npy(path: string): Promise<NdArray> {
 }
 
 async function run(v: OptionValues, io: Io): Promise<void> {
-  await getDevice();
+  await openGpu(v, io);
   const { net } = await loadNetwork(v.network as string);
   net.eval();
   const x = await npy(v.x as string);

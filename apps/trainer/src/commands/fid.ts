@@ -26,8 +26,8 @@ import {
   WEIGHTS_FILE,
   writeStats,
 } from '@pfgmpp/fid/node';
-import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import type { Command } from './command.ts';
 
@@ -36,6 +36,7 @@ type Sub = (typeof SUBCOMMANDS)[number];
 
 /** Options and the subcommands that take them. */
 const options: (OptionSpec & { for: readonly Sub[] })[] = [
+  { ...ADAPTER_OPTION, for: SUBCOMMANDS },
   {
     name: 'data',
     kind: 'string',
@@ -124,7 +125,7 @@ function weightsPath(values: OptionValues): string {
   return join(homedir(), '.cache', 'pfgmpp', WEIGHTS_FILE);
 }
 
-async function network(values: OptionValues): Promise<InceptionV3> {
+async function network(values: OptionValues, io: Io): Promise<InceptionV3> {
   const path = weightsPath(values);
   let weights: Awaited<ReturnType<typeof loadInceptionWeights>>;
   try {
@@ -132,13 +133,13 @@ async function network(values: OptionValues): Promise<InceptionV3> {
   } catch (e) {
     throw new Error(`${(e as Error).message}; download it and pass --weights PATH`, { cause: e });
   }
-  return InceptionV3.create(await getDevice(), weights);
+  return InceptionV3.create(await openGpu(values, io), weights);
 }
 
 const fmt = (s: Score) => `${s.mean.toPrecision(6)} +- ${s.std.toPrecision(3)}`;
 
 async function ref(values: OptionValues, io: Io, detector: Detector, batch: number): Promise<void> {
-  const net = await network(values);
+  const net = await network(values, io);
   const line = progress(io, 'fid ref:');
   try {
     const images = await openImages(values.data as string);
@@ -184,7 +185,7 @@ async function calc(
     );
   }
   const seed = (values.seed as number | undefined) ?? 0;
-  const net = await network(values);
+  const net = await network(values, io);
   if (values.is === true && !net.hasLogits) {
     net.dispose();
     throw new Error(
@@ -244,7 +245,7 @@ async function calc(
 }
 
 async function features(values: OptionValues, io: Io, detector: Detector, batch: number) {
-  const net = await network(values);
+  const net = await network(values, io);
   const line = progress(io, 'fid features:');
   try {
     const images = await openImages(values.images as string);

@@ -20,14 +20,15 @@ import {
   quantizeState,
   type SamplerStep,
 } from '@pfgmpp/pfgmpp';
-import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import { loadNetwork } from '../training/network.ts';
 import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
+  ADAPTER_OPTION,
   {
     name: 'network',
     kind: 'string',
@@ -177,7 +178,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   if (batch < 1) throw new UsageError('--batch must be >= 1');
   if (!v.outdir && !v.grid && !v['save-npy'])
     throw new UsageError('nothing to write: give --outdir, --grid or --save-npy');
-  await getDevice();
+  await openGpu(v, io);
   const { net, checkpoint } = await loadNetwork(v.network as string);
   net.eval();
   if (v.quant !== undefined) {
@@ -239,6 +240,8 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   }
 
   const denoiser = asDenoiser(net);
+  // The kernel rows for this batch's shapes, before any image is computed (choice.ts).
+  await denoiser.tune(Math.min(batch, seeds.length));
   const samples = new Float64Array(seeds.length * plane);
   const keep = Math.min(8, seeds.length);
   const steps: Float64Array[] = [];

@@ -8,8 +8,8 @@ import { readSafetensors, toFloat32, writeSafetensors } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { asDenoiser } from '@pfgmpp/nn';
 import { generate, seedClasses } from '@pfgmpp/pfgmpp';
-import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import { DigitClassifier } from '../quality/classifier.ts';
 import { measureQuality, type QualityReport, trainClassifier } from '../quality/evaluate.ts';
@@ -19,6 +19,7 @@ import { parseD, parseSeeds } from './generate.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
+  ADAPTER_OPTION,
   {
     name: 'data',
     kind: 'string',
@@ -98,7 +99,7 @@ export function formatQuality(q: QualityReport): string {
 }
 
 async function run(v: OptionValues, io: Io): Promise<void> {
-  const gpu = await getDevice();
+  const gpu = await openGpu(v, io);
   const ds = await openTrainingData(v.data as string, {
     xflip: false,
     cache: true,

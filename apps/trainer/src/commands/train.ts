@@ -9,13 +9,14 @@ import type { ImageDataset, JsonObject } from '@pfgmpp/io';
 import { mnistDataset, openDataset } from '@pfgmpp/io/node';
 import { ARCHS, type Arch, networkSpec, PRECOND_CHOICES, type PrecondChoice } from '@pfgmpp/nn';
 import { AUGMENT_DIM, AUGMENT_KWARGS } from '@pfgmpp/pfgmpp';
-import { getDevice } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import type { Io } from '../io.ts';
 import { type TrainConfig, type TrainProgress, train } from '../training/loop.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
+  ADAPTER_OPTION,
   {
     name: 'outdir',
     kind: 'string',
@@ -412,7 +413,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     io.out('Dry run; exiting.\n');
     return;
   }
-  const gpu = await getDevice();
+  const gpu = await openGpu(v, io);
   const progress = trainProgress(io);
   const result = await train(gpu, plan.config, {
     onStep: progress,

@@ -8,7 +8,7 @@
  * three, so a resumed run computes the same losses as an uninterrupted one.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '@pfgmpp/io/node';
 import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } from '@pfgmpp/nn';
@@ -20,12 +20,14 @@ import {
   mean,
   mul,
   reshape,
+  scope,
   scopeAsync,
   square,
   sum,
   type Tensor,
   tensor,
 } from '@pfgmpp/tensor/node';
+import { readKernelRecord, writeKernelRecord } from './kernels.ts';
 import { loadInto, toInputs, transferReport, writeSnapshot } from './network.ts';
 import { lossCurve } from './pictures.ts';
 
@@ -250,6 +252,40 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
           start: (nimg / c.batchGpu) * (c.stfReference - c.batchGpu),
         })
       : null;
+  // Kernel rows: a resumed run takes the rows its run recorded, so it computes what the
+  // uninterrupted run computed; the shapes of a step are then tuned, seen on one micro-batch of
+  // zeros (its gradients dropped and the dropout streams put back after).
+  if (c.resume) {
+    const recorded = await readKernelRecord(dirname(c.resume));
+    if (recorded) {
+      gpu.kernels.pin(recorded.rows);
+      await log(`Kernel rows: ${Object.keys(recorded.rows).length} recorded by the resumed run`);
+    } else {
+      await log(
+        `Kernel rows: no kernels.json beside ${c.resume}; chosen afresh (losses may differ from the original run in the last bits)`,
+      );
+    }
+  }
+  const rngBefore = net.model.rng.counter;
+  const tuned = await gpu.tuneKernels(() =>
+    scope(() => {
+      const images = tensor(new Float32Array(c.batchGpu * N), [c.batchGpu, ...c.dataset.shape]);
+      const labelDim = c.dataset.labelDim;
+      const labels = labelDim
+        ? tensor(new Float32Array(c.batchGpu * labelDim), [c.batchGpu, labelDim])
+        : undefined;
+      const more = c.stfReference - c.batchGpu;
+      const extraImages =
+        c.stfReference > 0
+          ? tensor(new Float32Array(more * N), [more, ...c.dataset.shape])
+          : undefined;
+      const loss = computeLoss(net, images, labels, c.seed, 0, extraImages);
+      backward(sum(loss));
+    }),
+  );
+  net.model.rng.counter = rngBefore;
+  adam.zeroGrad();
+  if (tuned.length) await log(`Kernel rows: tuned ${tuned.length} shapes on this adapter`);
   const stats = new Stats();
   const totalNimg = c.totalKimg * 1000;
   const losses: number[] = [];
@@ -263,6 +299,7 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
   let stepIndex = Math.round(nimg / c.batch);
   const startNimg = nimg;
   const saveState = async () => {
+    await writeKernelRecord(c.runDir, gpu);
     const path = join(c.runDir, `training-state-${kimgName(nimg)}.safetensors`);
     const opt = await adam.state();
     await writeCheckpointFile(path, {

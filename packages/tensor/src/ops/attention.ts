@@ -19,7 +19,9 @@ import { TensorError } from '../errors.ts';
 import { K } from '../kernels.ts';
 import { Tensor } from '../tensor.ts';
 import { reshape, slice, stridedCopy } from './layout.ts';
-import { dispatchMatmul, matmul } from './matmul.ts';
+import { matmul } from './matmul/index.ts';
+import type { Strided } from './matmul/problem.ts';
+import { runMatmul } from './matmul/table.ts';
 import { gpuOf, shapeStr, workgroupsFor } from './util.ts';
 
 /** Column geometry of a [B, Lk, Lq] score tensor: vec4 columns when Lq is a multiple of 4. */
@@ -113,33 +115,33 @@ export function attentionQKV(qkv: Tensor): Tensor {
   const batch = 3 * C * L; // one head's q, k, v
   // Slot j (q, k, v) of t [B, C, 3, L] as a matmul A operand: element (c, l) at j*L + c*3L + l,
   // read as [C, L] or, transposed, as [L, C].
-  const slot = (t: Tensor, j: number, transposed: boolean) => ({
+  const slot = (t: Tensor, j: number, transposed: boolean): Strided => ({
     t,
     off: j * L,
     batch,
     row: transposed ? 1 : 3 * L,
     col: transposed ? 3 * L : 1,
   });
-  // A dense [B, rows, n] tensor as A, or as B (n a multiple of 4).
-  const denseA = (t: Tensor, n: number) => ({ t, off: 0, batch: t.size / B, row: n, col: 1 });
-  const dense = (t: Tensor, n: number) => ({ t, off4: 0, batch4: t.size / B / 4, row4: n / 4 });
+  // A dense [B, rows, n] tensor as an operand.
+  const dense = (t: Tensor, n: number): Strided => ({
+    t,
+    off: 0,
+    batch: t.size / B,
+    row: n,
+    col: 1,
+  });
+  // C [B, M, N] = A B over K.
+  const mm = (a: Strided, b: Strided, c: Tensor, M: number, K: number, N: number) =>
+    runMatmul({ batch: B, M, N, K, a, b }, c);
   // sT = k^T q [B, Lk, Lq]: A = k^T read in place, B = q rows (stride 3L).
   const sT = Tensor.empty(gpu, [B, L, L]);
-  dispatchMatmul(
-    slot(qkv, 1, true),
-    { t: qkv, off4: 0, batch4: batch / 4, row4: (3 * L) / 4 },
-    sT,
-    B,
-    L,
-    C,
-    L,
-  );
+  mm(slot(qkv, 1, true), { t: qkv, off: 0, batch, row: 3 * L, col: 1 }, sT, L, C, L);
   const scale = 1 / Math.sqrt(C);
   const wT = columnSoftmax(sT, scale); // sT is raw: nothing recorded
   sT.dispose();
   // out = v wT [B, C, Lq]: A = v rows in place.
   const out = Tensor.empty(gpu, [B, C, L]);
-  dispatchMatmul(slot(qkv, 2, false), dense(wT, L), out, B, C, L, L);
+  mm(slot(qkv, 2, false), dense(wT, L), out, C, L, L);
   if (!needsGrad([qkv])) {
     wT.dispose();
     return out;
@@ -153,7 +155,7 @@ export function attentionQKV(qkv: Tensor): Tensor {
     (g) => {
       // dwT = v^T g [B, Lk, Lq]; dsT through the softmax.
       const dwT = Tensor.empty(gpu, [B, L, L]);
-      dispatchMatmul(slot(qs, 2, true), dense(g, L), dwT, B, L, C, L);
+      mm(slot(qs, 2, true), dense(g, L), dwT, L, C, L);
       const dsT = columnSoftmaxBackward(ws, dwT, scale);
       dwT.dispose();
       // Transposed copies of g and q [B, L, C] (the B operands of dv^T and dk^T).
@@ -163,11 +165,11 @@ export function attentionQKV(qkv: Tensor): Tensor {
       stridedCopy(qs, qT, [B, L, C], [batch, 1, 3 * L], [L * C, C, 1]);
       // dv^T = wT g^T, dk^T = dsT q^T [B, Lk, C]; dq = k dsT [B, C, Lq].
       const dvT = Tensor.empty(gpu, [B, L, C]);
-      dispatchMatmul(denseA(ws, L), dense(gT, C), dvT, B, L, L, C);
+      mm(dense(ws, L), dense(gT, C), dvT, L, L, C);
       const dkT = Tensor.empty(gpu, [B, L, C]);
-      dispatchMatmul(denseA(dsT, L), dense(qT, C), dkT, B, L, L, C);
+      mm(dense(dsT, L), dense(qT, C), dkT, L, L, C);
       const dq = Tensor.empty(gpu, [B, C, L]);
-      dispatchMatmul(slot(qs, 1, false), dense(dsT, L), dq, B, C, L, L);
+      mm(slot(qs, 1, false), dense(dsT, L), dq, C, L, L);
       for (const t of [dsT, gT, qT]) t.dispose();
       // Into [B, C, 3, L]: every element is written by exactly one of the three copies.
       const dqkv = Tensor.empty(gpu, [B, C, 3, L]);

@@ -4,12 +4,12 @@ export {
   type ConvTranspose2dOptions,
   conv2d,
   convTranspose2d,
-} from './conv.ts';
+} from './conv/index.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
 export * from './grad.ts';
 export * from './layout.ts';
-export { type MatmulOptions, matmul } from './matmul.ts';
+export { type MatmulOptions, matmul } from './matmul/index.ts';
 export * from './norm.ts';
 export * from './pool.ts';
 export * from './random.ts';

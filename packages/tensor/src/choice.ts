@@ -1,0 +1,458 @@
+/**
+ * Which kernel row runs a problem, per adapter, chosen by measurement.
+ *
+ * Convolution and matmul are tables of rows (ops/conv/table.ts, ops/matmul/table.ts): each row a
+ * kernel path with the shapes it fits. An op describes its problem (a key naming the op and its
+ * shape class, the rows that fit, and how to run one row on synthetic inputs of that shape) and
+ * asks `pick()` for a row. The answer, in order:
+ * 1. a row pinned by the caller (`pin`: a training run's recorded rows, so `--resume` computes
+ *    what the uninterrupted run computed, even when the cache is gone);
+ * 2. a row chosen earlier on this adapter (tuned in this process, or read from the cache file);
+ * 3. the first row that fits in table order; the problem is then remembered as untuned, and the
+ *    next `tune()` times every row that fits it (timestamp queries when the adapter has them,
+ *    else the wall clock around a sync), keeps the fastest, prints one line, and writes the
+ *    cache.
+ * `PFGMPP_KERNELS=row,row` (Node) or `restrict()` limits the rows to those named, first named first (a name also
+ * matches the rows of its family: `conv_tiled` is every `conv_tiled_*` row), in each table that
+ * has a row of those names (`PFGMPP_KERNELS=conv_tiled` leaves the matmul table alone); a
+ * problem that no allowed row fits throws, naming the rows that would.
+ *
+ * The cache is one JSON file per adapter, keyed by vendor, architecture, device, driver
+ * description and the kernels' version (a hash of every shader and the table version); a
+ * corrupt file or one written for another adapter or version is ignored with one line.
+ */
+import { GpuError } from './errors.ts';
+import { SHADER_SOURCES } from './generated/shaders.ts';
+
+/** Bump when host-side row logic changes what a row computes or how fast (invalidates caches). */
+export const KERNEL_TABLE_VERSION = 1;
+
+/** A row of a kernel table. */
+export interface KernelRow {
+  readonly name: string;
+  /** The WGSL files it dispatches (a compile failure in one drops the row). */
+  readonly shaders: readonly string[];
+}
+
+/** One shape class of one op, as `pick()` sees it. */
+export interface KernelProblem<R extends KernelRow> {
+  /** The op and its shape class, e.g. `conv.y k3x3 s1x1 p1x1 g1 c64>64 i32x32 n16`. */
+  readonly key: string;
+  /** The rows that fit this problem on this adapter, in table order (before any restriction). */
+  readonly rows: readonly R[];
+  /** Every row name of the problem's table (a restriction applies to the tables it names). */
+  readonly table: readonly string[];
+  /** Enqueues one run of `row` on synthetic inputs of the problem's shapes, then frees them. */
+  bench(row: R): void;
+}
+
+/** Where tuned choices persist between processes (a folder in Node, localStorage in a browser). */
+export interface ChoiceStore {
+  read(name: string): string | null;
+  write(name: string, text: string): void;
+  /** Where `name` lives, for messages. */
+  where(name: string): string;
+}
+
+export interface KernelSettings {
+  /** Row names or families allowed; null for all (`PFGMPP_KERNELS`). */
+  rows: readonly string[] | null;
+  /** Whether `tune()` measures untuned problems (`PFGMPP_TUNE=0` turns it off). */
+  tune: boolean;
+  store: ChoiceStore | null;
+  /** Receives the tuning lines and cache notices. */
+  log: (line: string) => void;
+}
+
+let defaults: () => KernelSettings = () => ({
+  rows: null,
+  tune: true,
+  store: browserStore(),
+  log: (line) => console.log(line),
+});
+
+/** Sets how new devices choose kernels (the Node entry point reads the environment). */
+export function setKernelSettings(make: () => KernelSettings): void {
+  defaults = make;
+}
+
+export function kernelSettings(): KernelSettings {
+  return defaults();
+}
+
+function browserStore(): ChoiceStore | null {
+  const ls = (globalThis as { localStorage?: Storage }).localStorage;
+  if (!ls) return null;
+  return {
+    read: (name) => ls.getItem(`pfgmpp:${name}`),
+    write: (name, text) => ls.setItem(`pfgmpp:${name}`, text),
+    where: (name) => `localStorage["pfgmpp:${name}"]`,
+  };
+}
+
+/** Parses `PFGMPP_KERNELS`: comma- or space-separated row names; empty means all. */
+export function parseRowList(text: string | undefined): string[] | null {
+  const names = (text ?? '').split(/[\s,]+/).filter(Boolean);
+  return names.length ? names : null;
+}
+
+/** FNV-1a over every shader source: the kernels' version for the cache key. */
+function shaderHash(): string {
+  let h = 0x811c9dc5;
+  for (const name of Object.keys(SHADER_SOURCES).sort()) {
+    const text = `${name}\n${SHADER_SOURCES[name]}`;
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+interface Identity {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  kernels: string;
+}
+
+interface CacheFile {
+  format: 'pfgmpp-kernel-choices';
+  identity: Identity;
+  choices: Record<string, string>;
+}
+
+/** Timing of one candidate row, for the tuning line and the benchmarks. */
+export interface RowTiming {
+  row: string;
+  /** Milliseconds per run (best of the timed runs); NaN when the row failed. */
+  ms: number;
+  error?: string;
+}
+
+export interface TuneResult {
+  key: string;
+  chosen: string;
+  timings: RowTiming[];
+}
+
+/** A device's kernel choices: one per Gpu (gpu.kernels). */
+export class KernelChoices {
+  private readonly pinned = new Map<string, string>();
+  private readonly chosen = new Map<string, string>();
+  private readonly pending = new Map<string, KernelProblem<KernelRow>>();
+  /** Rows that failed to compile on this adapter: never offered again. */
+  private readonly broken = new Map<string, string>();
+  /** Every key picked in this process and the row that ran it. */
+  private readonly used = new Map<string, string>();
+  /** The problem of every key picked in this process. */
+  private readonly seen = new Map<string, KernelProblem<KernelRow>>();
+  private readonly warned = new Set<string>();
+  private loaded = false;
+  private allowed: readonly string[] | null;
+  private readonly identity: Identity;
+  private readonly file: string;
+
+  constructor(
+    private readonly host: {
+      adapterInfo: GPUAdapterInfo;
+      sync(): Promise<void>;
+      checkPipelines(): Promise<void>;
+      timeGpu?(run: () => void): Promise<number>;
+    },
+    private readonly settings: KernelSettings = kernelSettings(),
+  ) {
+    this.allowed = settings.rows;
+    const info = host.adapterInfo;
+    this.identity = {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+      kernels: `${KERNEL_TABLE_VERSION}-${shaderHash()}`,
+    };
+    const slug = `${this.identity.vendor}-${this.identity.architecture}-${this.identity.device}`
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
+    this.file = `kernels-${slug || 'adapter'}.json`;
+  }
+
+  /** Whether tune() measures (false: untuned problems keep the first row that fits). */
+  get tuning(): boolean {
+    return this.settings.tune;
+  }
+
+  /** Limits the rows to these names or families (null: all), as PFGMPP_KERNELS does. */
+  restrict(rows: readonly string[] | null): void {
+    this.allowed = rows && rows.length ? [...rows] : null;
+  }
+
+  get restriction(): readonly string[] | null {
+    return this.allowed;
+  }
+
+  private static matches(name: string, wanted: string): boolean {
+    return name === wanted || name.startsWith(`${wanted}_`);
+  }
+
+  /**
+   * The rows of `problem` that the restriction allows and that compile here; under a
+   * restriction in the order it names them (`conv_tiled,conv_rows_plain`: the tiled rows first,
+   * the plain one where they do not fit), else in table order.
+   */
+  private available<R extends KernelRow>(problem: KernelProblem<R>): R[] {
+    const ok = problem.rows.filter((r) => !this.broken.has(r.name));
+    const a = this.allowed;
+    if (!a?.some((w) => problem.table.some((n) => KernelChoices.matches(n, w)))) return ok;
+    const rank = (r: R) => a.findIndex((w) => KernelChoices.matches(r.name, w));
+    return ok
+      .filter((r) => rank(r) >= 0)
+      .map((r, i) => ({ r, i, k: rank(r) }))
+      .sort((x, y) => x.k - y.k || x.i - y.i)
+      .map((e) => e.r);
+  }
+
+  /**
+   * Rows to use for these keys ahead of the cache (a run's recorded rows). A pinned row that is
+   * not allowed, or does not fit, is passed over with the first row that fits.
+   */
+  pin(choices: Readonly<Record<string, string>>): void {
+    for (const [k, v] of Object.entries(choices)) this.pinned.set(k, v);
+  }
+
+  /**
+   * Drops, for this adapter, every row of the problems seen so far that uses shaders/`file`
+   * (one whose pipelines failed to compile), with one line naming them and the compiler's
+   * message. Returns whether any row was dropped.
+   */
+  dropShader(file: string, message: string): boolean {
+    const rows = new Map<string, KernelRow>();
+    for (const p of this.seen.values()) for (const r of p.rows) rows.set(r.name, r);
+    let dropped = false;
+    for (const r of rows.values()) {
+      if (this.broken.has(r.name) || !r.shaders.includes(file)) continue;
+      this.broken.set(r.name, message);
+      dropped = true;
+      this.settings.log(
+        `kernels: row ${r.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
+      );
+    }
+    if (dropped)
+      for (const [key, row] of this.chosen) if (this.broken.has(row)) this.chosen.delete(key);
+    return dropped;
+  }
+
+  /** Forgets the choices of this process and of the cache file (not the pins). For tests. */
+  forget(): void {
+    this.chosen.clear();
+    this.pending.clear();
+    this.loaded = true;
+  }
+
+  /** The rows that ran each key so far in this process (what a run folder records). */
+  usedRows(): Record<string, string> {
+    return Object.fromEntries([...this.used].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** Forgets which rows ran (usedRows()), e.g. before a test's own calls. */
+  clearUsed(): void {
+    this.used.clear();
+  }
+
+  /** Keys seen without a measured choice. */
+  get untuned(): number {
+    return this.pending.size;
+  }
+
+  /** The row that runs `problem` (see the module comment for the order). */
+  pick<R extends KernelRow>(problem: KernelProblem<R>): R {
+    this.load();
+    const rows = this.available(problem);
+    if (rows.length === 0) {
+      const why = this.allowed
+        ? `the allowed rows (${this.allowed.join(', ')})`
+        : 'the rows that compile on this adapter';
+      throw new GpuError(
+        `no kernel row among ${why} fits ${problem.key}; rows that fit: ${problem.rows.map((r) => r.name).join(', ') || 'none'}`,
+      );
+    }
+    const pinned = this.pinned.get(problem.key);
+    const want = pinned ?? this.chosen.get(problem.key);
+    let row = want === undefined ? undefined : rows.find((r) => r.name === want);
+    if (!row && pinned !== undefined && !this.warned.has(problem.key)) {
+      this.warned.add(problem.key);
+      this.settings.log(
+        `kernels: the recorded row ${pinned} for ${problem.key} is not available here; using ${rows[0]?.name} (results may differ in the last bits)`,
+      );
+    }
+    if (!row) {
+      row = rows[0] as R;
+      if (rows.length > 1 && !this.pinned.has(problem.key)) {
+        this.pending.set(problem.key, problem as unknown as KernelProblem<KernelRow>);
+      }
+    }
+    this.used.set(problem.key, row.name);
+    this.seen.set(problem.key, problem as unknown as KernelProblem<KernelRow>);
+    return row;
+  }
+
+  /**
+   * Times every row that fits each untuned problem and keeps the fastest; prints one line per
+   * problem and writes the cache. A row whose pipelines fail to compile is dropped for this
+   * adapter with one line naming it and the compiler's message. Does nothing when tuning is
+   * off. Returns what was measured.
+   */
+  async tune(): Promise<TuneResult[]> {
+    if (!this.settings.tune) {
+      this.pending.clear();
+      return [];
+    }
+    if (this.pending.size === 0) return [];
+    // The caller's queued work goes first: a row that fails to compile drops the open batch.
+    await this.host.sync();
+    const results: TuneResult[] = [];
+    for (const [key, problem] of [...this.pending]) {
+      this.pending.delete(key);
+      const result = await this.measure(problem);
+      if (!result) continue;
+      this.chosen.set(key, result.chosen);
+      results.push(result);
+      const list = result.timings
+        .map((t) => `${t.row} ${Number.isNaN(t.ms) ? 'failed' : `${t.ms.toFixed(2)} ms`}`)
+        .join(', ');
+      this.settings.log(`kernels: ${key}: ${list} -> ${result.chosen}`);
+    }
+    if (results.length) this.save();
+    return results;
+  }
+
+  /**
+   * Times every allowed row that fits `problem` (also for the benchmarks): each row runs once
+   * to compile its pipelines, then is timed; a row whose first timed run is over 1.5x the best
+   * so far is not timed again (on CPU rasterizers the GPU-shaped rows run 5-20x slower, and
+   * every extra run of them costs seconds). `full` times every row as often as the best.
+   */
+  async measure<R extends KernelRow>(
+    problem: KernelProblem<R>,
+    full = false,
+  ): Promise<TuneResult | null> {
+    const rows = this.available(problem);
+    if (rows.length === 0) return null;
+    const timings: RowTiming[] = [];
+    let best = Number.POSITIVE_INFINITY;
+    for (const row of rows) {
+      try {
+        problem.bench(row); // compiles its pipelines
+        await this.host.checkPipelines();
+        await this.host.sync();
+        const ms = await this.time(() => problem.bench(row), full ? 0 : 1.5 * best);
+        best = Math.min(best, ms);
+        timings.push({ row: row.name, ms });
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        this.broken.set(row.name, message);
+        this.settings.log(
+          `kernels: row ${row.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
+        );
+        timings.push({ row: row.name, ms: Number.NaN, error: message });
+      }
+    }
+    const ok = timings.filter((t) => !Number.isNaN(t.ms));
+    if (ok.length === 0) return null;
+    const chosen = ok.reduce((a, b) => (b.ms < a.ms ? b : a));
+    return { key: problem.key, chosen: chosen.row, timings };
+  }
+
+  /**
+   * Best time of a few runs: at least 3 and about 20 ms of work, at most 10; just one when the
+   * first is over `cutoff` ms (0: no cutoff).
+   */
+  private async time(run: () => void, cutoff: number): Promise<number> {
+    let best = Number.POSITIVE_INFINITY;
+    let spent = 0;
+    for (let i = 0; i < 10 && (i < 3 || spent < 20); i++) {
+      let ms: number;
+      if (this.host.timeGpu) {
+        ms = await this.host.timeGpu(run);
+      } else {
+        const t0 = performance.now();
+        run();
+        await this.host.sync();
+        ms = performance.now() - t0;
+      }
+      best = Math.min(best, ms);
+      spent += ms;
+      if (i === 0 && cutoff > 0 && ms > cutoff) break;
+    }
+    return best;
+  }
+
+  private load(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    const store = this.settings.store;
+    if (!store) return;
+    let text: string | null;
+    try {
+      text = store.read(this.file);
+    } catch {
+      text = null;
+    }
+    if (text === null) return;
+    const where = store.where(this.file);
+    let parsed: CacheFile;
+    try {
+      parsed = JSON.parse(text) as CacheFile;
+    } catch {
+      this.settings.log(`kernels: ${where} is not valid JSON; ignored (rewritten after tuning)`);
+      return;
+    }
+    const id = parsed?.identity;
+    const fields = Object.keys(this.identity) as (keyof Identity)[];
+    if (
+      parsed?.format !== 'pfgmpp-kernel-choices' ||
+      !id ||
+      typeof parsed.choices !== 'object' ||
+      parsed.choices === null
+    ) {
+      this.settings.log(
+        `kernels: ${where} is not a kernel-choice file; ignored (rewritten after tuning)`,
+      );
+      return;
+    }
+    const differs = fields.filter((f) => id[f] !== this.identity[f]);
+    if (differs.length) {
+      this.settings.log(
+        `kernels: ${where} was written for another ${differs.join('/')} (${differs.map((f) => `${String(id[f])} vs ${this.identity[f]}`).join('; ')}); ignored`,
+      );
+      return;
+    }
+    for (const [k, v] of Object.entries(parsed.choices)) {
+      if (typeof v === 'string' && !this.chosen.has(k)) this.chosen.set(k, v);
+    }
+  }
+
+  private save(): void {
+    const store = this.settings.store;
+    if (!store) return;
+    const file: CacheFile = {
+      format: 'pfgmpp-kernel-choices',
+      identity: this.identity,
+      choices: Object.fromEntries([...this.chosen].sort(([a], [b]) => a.localeCompare(b))),
+    };
+    try {
+      store.write(this.file, `${JSON.stringify(file, null, 1)}\n`);
+    } catch (e) {
+      this.settings.log(
+        `kernels: could not write ${store.where(this.file)} (${e instanceof Error ? e.message : String(e)}); choices kept for this process only`,
+      );
+    }
+  }
+
+  /** The cache file's name (for messages and tests). */
+  get cacheName(): string {
+    return this.file;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The convolution kernel table: every row once, and the three passes run through the row the
+ * device's kernel choices pick (choice.ts). Table order is the choice before tuning: on CPU
+ * rasterizers the subgroup kernels shaped for them first, on GPUs the workgroup-tiled rows.
+ */
+import type { KernelProblem } from '../../choice.ts';
+import type { Gpu } from '../../gpu.ts';
+import type { Tensor } from '../../tensor.ts';
+import { randn } from '../random.ts';
+import { conv1x1Row } from './conv1x1.ts';
+import { conv3x3SameRow } from './conv3x3_same.ts';
+import { convGemmRow } from './conv_gemm.ts';
+import { convRowsRow, convRowsSgRow } from './conv_rows.ts';
+import { CONV_TILED_ROWS } from './conv_tiled.ts';
+import {
+  type ConvGeometry,
+  convKey,
+  type ForwardArgs,
+  type InputGradArgs,
+  NO_EPILOGUE,
+  type WeightGrad,
+  type WeightGradArgs,
+} from './geometry.ts';
+import { resample2x2Row } from './resample2x2.ts';
+import type { ConvRow } from './row.ts';
+
+/** Every convolution row, in the order tried first on CPU rasterizers. */
+export const CONV_ROWS: readonly ConvRow[] = [
+  conv3x3SameRow,
+  conv1x1Row,
+  resample2x2Row,
+  convGemmRow,
+  convRowsSgRow,
+  convRowsRow,
+  ...CONV_TILED_ROWS,
+];
+
+const CONV_NAMES = CONV_ROWS.map((r) => r.name);
+
+/** On GPUs: the special-shape and tiled rows, then the rest. */
+const GPU_ORDER: readonly ConvRow[] = [
+  resample2x2Row,
+  ...CONV_TILED_ROWS,
+  ...CONV_ROWS.filter((r) => r !== resample2x2Row && !CONV_TILED_ROWS.includes(r)),
+];
+
+function ordered(gpu: Gpu): readonly ConvRow[] {
+  return gpu.isSoftware ? CONV_ROWS : GPU_ORDER;
+}
+
+type Pass = 'y' | 'dx' | 'dw';
+
+/** The rows whose pass `pass` fits `g` on `gpu`, in the adapter's order. */
+export function rowsFitting(pass: Pass, g: ConvGeometry, gpu: Gpu): ConvRow[] {
+  return ordered(gpu).filter((r) => r[pass]?.fits(g, gpu));
+}
+
+const rnd = (shape: number[], seed: number) => randn(shape, { seed });
+
+/** Runs one pass of `row` on random inputs of geometry g, and frees everything. */
+function benchPass(pass: Pass, g: ConvGeometry, row: ConvRow): void {
+  const w = rnd([g.cout, g.cg, g.KH, g.KW], 2);
+  const made: Tensor[] = [w];
+  if (pass === 'y') {
+    const x = rnd([g.N, g.cin, g.H, g.W], 1);
+    made.push(x, row.y!.run(g, { x, w, bias: null, epi: NO_EPILOGUE }));
+  } else if (pass === 'dx') {
+    const dy = rnd([g.N, g.cout, g.OH, g.OW], 3);
+    made.push(dy, row.dx!.run(g, { dy, w, bias: null }));
+  } else {
+    const dy = rnd([g.N, g.cout, g.OH, g.OW], 3);
+    const x = rnd([g.N, g.cin, g.H, g.W], 1);
+    const r = row.dw!.run(g, { dy, x, sums: true });
+    made.push(dy, x, r.gw);
+    if (r.sums) made.push(r.sums);
+  }
+  for (const t of made) t.dispose();
+}
+
+/** The tuning problem of one pass of geometry g. */
+export function convProblem(pass: Pass, g: ConvGeometry, gpu: Gpu): KernelProblem<ConvRow> {
+  return {
+    key: convKey(pass, g),
+    rows: rowsFitting(pass, g, gpu),
+    table: CONV_NAMES,
+    bench: (row) => benchPass(pass, g, row),
+  };
+}
+
+/** Pass y through the chosen row (its output without the epilogue where the row lacks it). */
+export function forwardPass(g: ConvGeometry, a: ForwardArgs): { y: Tensor; fused: boolean } {
+  const gpu = a.x.gpu;
+  const row = gpu.kernels.pick(convProblem('y', g, gpu));
+  return { y: row.y!.run(g, a), fused: row.y!.epilogue };
+}
+
+export function inputGradPass(g: ConvGeometry, a: InputGradArgs): Tensor {
+  const gpu = a.dy.gpu;
+  return gpu.kernels.pick(convProblem('dx', g, gpu)).dx!.run(g, a);
+}
+
+export function weightGradPass(g: ConvGeometry, a: WeightGradArgs): WeightGrad {
+  const gpu = a.dy.gpu;
+  return gpu.kernels.pick(convProblem('dw', g, gpu)).dw!.run(g, a);
+}
+
+/** The rows that have pass `pass`, with their shaders, for the op table (registry.ts). */
+export function describeConvRows(pass: Pass): string {
+  const rows = CONV_ROWS.filter((r) => r[pass]);
+  return `${rows.map((r) => `${r.name} (${r.shaders.join(', ')})`).join(', ')}, chosen per adapter (ops/conv/table.ts)`;
+}
