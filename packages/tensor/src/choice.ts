@@ -109,7 +109,7 @@ function shaderHash(): string {
   return h.toString(16).padStart(8, '0');
 }
 
-interface Identity {
+export interface Identity {
   vendor: string;
   architecture: string;
   device: string;
@@ -151,7 +151,8 @@ export class KernelChoices {
   private readonly warned = new Set<string>();
   private loaded = false;
   private allowed: readonly string[] | null;
-  private readonly identity: Identity;
+  /** What the cache file is keyed by: this adapter and the kernels' version. */
+  readonly identity: Readonly<Identity>;
   private readonly file: string;
 
   constructor(
@@ -315,6 +316,7 @@ export class KernelChoices {
     const results: TuneResult[] = [];
     for (const [key, problem] of [...this.pending]) {
       this.pending.delete(key);
+      if (this.available(problem).length < 2) continue; // nothing to choose between
       const result = await this.measure(problem);
       if (!result) continue;
       this.chosen.set(key, result.chosen);
