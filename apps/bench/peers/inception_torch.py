@@ -128,7 +128,7 @@ def resize_tf1(x, size=299):
     h, w = x.shape[-2:]
 
     def axis(n):
-        src = torch.arange(size, dtype=torch.float32) * (n / size)
+        src = torch.arange(size, dtype=torch.float32, device=x.device) * (n / size)
         i0 = src.floor().long().clamp(max=n - 1)
         i1 = (i0 + 1).clamp(max=n - 1)
         return i0, i1, src - i0
@@ -142,9 +142,11 @@ def main():
     cfg = json.loads(sys.argv[1])
     torch.set_num_threads(cfg.get('threads', 2))
     torch.manual_seed(0)
-    net = FidInception().eval()
+    dev = torch.device(cfg.get('device', 'cpu'))
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    net = FidInception().eval().to(dev)
     b, s = cfg['batch'], cfg['size']
-    images = torch.randint(0, 256, (b, 3, s, s), dtype=torch.uint8)
+    images = torch.randint(0, 256, (b, 3, s, s), dtype=torch.uint8, device=dev)
 
     def run():
         x = images.float()
@@ -154,9 +156,11 @@ def main():
 
     with torch.no_grad():
         run()  # warm-up
+        sync()
         t0 = time.perf_counter()
         for _ in range(cfg['iters']):
             run()
+        sync()
         dt = time.perf_counter() - t0
     print(json.dumps({'img_s': b * cfg['iters'] / dt, 'torch': torch.__version__}))
 

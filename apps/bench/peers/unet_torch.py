@@ -140,19 +140,23 @@ def main():
     c = json.loads(sys.argv[1])
     torch.set_num_threads(c.get('threads', 2))
     torch.manual_seed(0)
-    net = SongUNet(c)
+    dev = torch.device(c.get('device', 'cpu'))
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    net = SongUNet(c).to(dev)
     B, R, C = c['batch'], c['img_resolution'], c['img_channels']
-    x = torch.randn(B, C, R, R)
-    sigma = torch.exp(torch.randn(B) * 1.2 - 1.2)
-    aug = torch.randn(B, c['augment_dim']) if c['augment_dim'] else None
+    x = torch.randn(B, C, R, R, device=dev)
+    sigma = torch.exp(torch.randn(B, device=dev) * 1.2 - 1.2)
+    aug = torch.randn(B, c['augment_dim'], device=dev) if c['augment_dim'] else None
     out = {'params': sum(p.numel() for p in net.parameters()), 'torch': torch.__version__}
 
     net.eval()
     with torch.no_grad():
         edm(net, x, sigma, aug)
+        sync()
         t = time.perf_counter()
         for _ in range(c['iters']):
             edm(net, x, sigma, aug)
+        sync()
         out['fwd'] = B * c['iters'] / (time.perf_counter() - t)
 
     net.train()
@@ -164,9 +168,11 @@ def main():
         net.zero_grad(set_to_none=True)
 
     step()
+    sync()
     t = time.perf_counter()
     for _ in range(c['iters']):
         step()
+    sync()
     out['fwdbwd'] = B * c['iters'] / (time.perf_counter() - t)
     print(json.dumps(out))
 

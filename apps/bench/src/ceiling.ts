@@ -13,9 +13,14 @@ import type { Gpu, KernelSpec } from '@pfgmpp/tensor/node';
 import { runTorchPeer } from './peers/torch.ts';
 import { printTable } from './table.ts';
 
-/** Invocations per workgroup (the WG override) and workgroups: 256 keeps both CPU threads busy. */
+/**
+ * Invocations per workgroup (the WG override) and workgroups: 256 keeps both CPU threads of a
+ * software rasterizer busy; a GPU needs far more to fill its cores, and the multiply-add probes
+ * (checked per invocation class, so any count is cheap to check) run 4,096 there.
+ */
 const WG = 64;
 const WORKGROUPS = 256;
+const GPU_FMA_WORKGROUPS = 4096;
 const INVOCATIONS = WG * WORKGROUPS;
 
 /** Multiply-add probes: 16 accumulators per invocation, TRIPS updates each. */
@@ -41,9 +46,12 @@ interface Probe {
   /** Work per invocation in `unit` x 1e9 (FLOPs or values). */
   workPerInvocation: number;
   params: ArrayBuffer;
+  /** Workgroups on a GPU (software adapters: WORKGROUPS). */
+  gpuWorkgroups?: number;
   /** Binds the 256 KiB source buffer before the output. */
   readsData: boolean;
-  expected: () => Float64Array;
+  /** The output of `invocations` invocations. */
+  expected: (invocations: number) => Float64Array;
   /** Largest accepted |got - expected| for an expected value. */
   tolerance: (expected: number) => number;
 }
@@ -69,7 +77,7 @@ function loadParams(mask: number): ArrayBuffer {
 }
 
 /** The fma probes' output in float32 arithmetic: 8 invocation classes (gid & 7). */
-function fmaExpected(): Float64Array {
+function fmaExpected(invocations: number): Float64Array {
   const f = Math.fround;
   const a = f(FMA_A);
   const b = f(FMA_B);
@@ -89,7 +97,7 @@ function fmaExpected(): Float64Array {
     );
     return f(f(f((s[0] as number) + (s[1] as number)) + (s[2] as number)) + (s[3] as number));
   });
-  return Float64Array.from({ length: INVOCATIONS }, (_, g) => perClass[g & 7] as number);
+  return Float64Array.from({ length: invocations }, (_, g) => perClass[g & 7] as number);
 }
 
 /** Source values: element j is j % 7, small integers so every sum below 2^24 is exact in f32. */
@@ -135,6 +143,7 @@ const PROBES: Probe[] = [
     unit: 'GFLOP/s',
     workPerInvocation: 2 * 16 * FMA_TRIPS,
     params: fmaParams(),
+    gpuWorkgroups: GPU_FMA_WORKGROUPS,
     readsData: false,
     expected: fmaExpected,
     tolerance: fmaTolerance,
@@ -145,6 +154,7 @@ const PROBES: Probe[] = [
     unit: 'GFLOP/s',
     workPerInvocation: 2 * 16 * FMA_TRIPS,
     params: fmaParams(),
+    gpuWorkgroups: GPU_FMA_WORKGROUPS,
     readsData: false,
     expected: fmaExpected,
     tolerance: fmaTolerance,
@@ -183,24 +193,26 @@ const PROBES: Probe[] = [
 
 /** Runs one probe: a warm-up (compiles the pipeline), then the best of 3 dispatch+sync times. */
 async function runProbe(gpu: Gpu, p: Probe, data: GPUBuffer): Promise<number> {
+  const workgroups = gpu.isSoftware ? WORKGROUPS : (p.gpuWorkgroups ?? WORKGROUPS);
+  const invocations = WG * workgroups;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const params = gpu.device.createBuffer({ size: p.params.byteLength, usage });
-  const out = gpu.device.createBuffer({ size: INVOCATIONS * 4, usage });
+  const out = gpu.device.createBuffer({ size: invocations * 4, usage });
   try {
     gpu.upload(params, new Uint8Array(p.params));
-    gpu.upload(out, new Float32Array(INVOCATIONS).fill(Number.NaN));
+    gpu.upload(out, new Float32Array(invocations).fill(Number.NaN));
     const spec = probeSpec(p.key, p.readsData);
     const buffers = p.readsData ? [params, data, out] : [params, out];
     let bestMs = Number.POSITIVE_INFINITY;
     for (let r = 0; r < 4; r++) {
       const t0 = performance.now();
-      gpu.dispatch(spec, {}, buffers, null, WORKGROUPS);
+      gpu.dispatch(spec, {}, buffers, null, workgroups);
       await gpu.sync();
       if (r > 0) bestMs = Math.min(bestMs, performance.now() - t0);
     }
-    const got = new Float32Array(await gpu.read(out, 0, INVOCATIONS * 4));
-    const want = p.expected();
-    for (let g = 0; g < INVOCATIONS; g++) {
+    const got = new Float32Array(await gpu.read(out, 0, invocations * 4));
+    const want = p.expected(invocations);
+    for (let g = 0; g < invocations; g++) {
       const e = want[g] as number;
       const v = got[g] as number;
       if (!(Math.abs(v - e) <= p.tolerance(e))) {
@@ -211,7 +223,7 @@ async function runProbe(gpu: Gpu, p: Probe, data: GPUBuffer): Promise<number> {
       }
     }
     // work in units per invocation x invocations / ms / 1e6 = G units per second.
-    return (p.workPerInvocation * INVOCATIONS) / bestMs / 1e6;
+    return (p.workPerInvocation * invocations) / bestMs / 1e6;
   } finally {
     params.destroy();
     out.destroy();
@@ -229,6 +241,16 @@ function torchPeer(): TorchFigures | string {
   return typeof r === 'string'
     ? r
     : { mm: r.mm_gflops as number, conv3x3: r.conv3x3_gflops as number };
+}
+
+/** The best register-only multiply-add rate of the adapter, GFLOP/s (probe fma_peak). */
+export async function fmaPeak(gpu: Gpu): Promise<number> {
+  const data = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  try {
+    return await runProbe(gpu, PROBES[0] as Probe, data);
+  } finally {
+    data.destroy();
+  }
 }
 
 export async function runCeilingSuite(gpu: Gpu, json: boolean): Promise<number> {

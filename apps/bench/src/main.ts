@@ -10,6 +10,7 @@ import { getDevice } from '@pfgmpp/tensor/node';
 import { runCeilingSuite } from './ceiling.ts';
 import { runFidSuite } from './fid-suite.ts';
 import { PROFILE_MODELS, runProfile } from './profile.ts';
+import { ROWS_CASES, runRowsTable } from './rows-suite.ts';
 import { printTable } from './table.ts';
 import { runUnetSuite } from './unet-suite.ts';
 import {
@@ -63,6 +64,11 @@ suites:
   fid       Inception feature extraction images/s (EDM pipeline, synthetic weights, batch 8) on
             32x32 (resized to 299) and 299x299 uint8 images, against the same network in PyTorch
             CPU (Debian's python3-torch, 2 threads)
+            Then a table of every kernel row (convolution and matmul) on UNet, Inception and
+            matmul shapes: GFLOP/s, share of the adapter's fma_peak (measured in the run), and
+            the row the tuner chose
+  rows      that table alone: \`rows [KEY]\` for the shapes whose key starts with KEY
+            (${ROWS_CASES.map((c) => c.key).join(', ')})
   ceiling   what the adapter can do at best: register-only multiply-adds (16 accumulators,
             unrolled 8x and not unrolled) in GFLOP/s, per-lane loads from storage (f32, vec4)
             and workgroup memory (vec4) in G values/s or G floats/s, each checked against a CPU
@@ -172,6 +178,11 @@ async function main(argv: string[]): Promise<number> {
   if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1], repeats);
   if (suite === 'fid') return runFidSuite(await getDevice(), json);
   if (suite === 'ceiling') return runCeilingSuite(await getDevice(), json);
+  if (suite === 'rows') {
+    const results = await runRowsTable(await getDevice(), positional[1]);
+    if (json) console.log(JSON.stringify(results));
+    return 0;
+  }
   if (suite !== 'kernels') {
     console.error(`unknown suite "${suite}"\n\n${HELP}`);
     return 2;
@@ -196,7 +207,8 @@ async function main(argv: string[]): Promise<number> {
   }
   printTable(rows);
   await disposeTfjs();
-  if (json) console.log(JSON.stringify(results));
+  const rowResults = await runRowsTable(gpu);
+  if (json) console.log(JSON.stringify({ ...results, ...rowResults }));
   return 0;
 }
 

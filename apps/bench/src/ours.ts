@@ -16,13 +16,17 @@ export interface TimingOpts {
   warmup?: number;
 }
 
-/** Seconds per run of `op` (which enqueues GPU work and returns tensors to free). */
+/**
+ * Seconds per run of `op` (which enqueues GPU work and returns tensors to free), with the kernel
+ * rows tuned for its shapes first (Gpu.tuneKernels; cached per adapter).
+ */
 export async function timeOp(
   gpu: Gpu,
   op: () => Tensor | Tensor[],
   opts: TimingOpts,
 ): Promise<number> {
   const run = () => scope(() => void op());
+  await gpu.tuneKernels(run);
   for (let i = 0; i < (opts.warmup ?? 2); i++) run();
   await gpu.sync();
   const iters = opts.iters ?? 5;

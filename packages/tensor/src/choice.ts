@@ -64,6 +64,25 @@ export interface KernelSettings {
   log: (line: string) => void;
 }
 
+/** Every row of every kernel table (the tables register theirs), to check restrictions. */
+const KNOWN_ROWS = new Set<string>();
+
+/** Adds a table's rows to the names a restriction may use. */
+export function registerRows(names: readonly string[]): void {
+  for (const n of names) KNOWN_ROWS.add(n);
+}
+
+/** Throws for a name that is neither a row nor a family of rows (a typo in PFGMPP_KERNELS). */
+function checkRowNames(names: readonly string[]): void {
+  const known = [...KNOWN_ROWS];
+  const unknown = names.filter((w) => !known.some((n) => KernelChoices.matches(n, w)));
+  if (unknown.length) {
+    throw new GpuError(
+      `unknown kernel row ${unknown.join(', ')} (PFGMPP_KERNELS or restrict()); the rows: ${known.join(', ')}`,
+    );
+  }
+}
+
 let defaults: () => KernelSettings = () => ({
   rows: null,
   tune: true,
@@ -164,6 +183,7 @@ export class KernelChoices {
     },
     private readonly settings: KernelSettings = kernelSettings(),
   ) {
+    if (settings.rows) checkRowNames(settings.rows);
     this.allowed = settings.rows;
     const info = host.adapterInfo;
     this.identity = {
@@ -187,6 +207,7 @@ export class KernelChoices {
 
   /** Limits the rows to these names or families (null: all), as PFGMPP_KERNELS does. */
   restrict(rows: readonly string[] | null): void {
+    if (rows) checkRowNames(rows);
     this.allowed = rows && rows.length ? [...rows] : null;
   }
 
@@ -194,7 +215,7 @@ export class KernelChoices {
     return this.allowed;
   }
 
-  private static matches(name: string, wanted: string): boolean {
+  static matches(name: string, wanted: string): boolean {
     return name === wanted || name.startsWith(`${wanted}_`);
   }
 

@@ -82,7 +82,9 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   } catch (e) {
     // Dawn: an adapter=NAME that matches none fails here and lists the adapters it has.
     const text = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-    throw new GpuError(`no WebGPU adapter matches the one asked for: ${text}`);
+    throw new GpuError(
+      `no WebGPU adapter matches the one asked for (--adapter, PFGMPP_ADAPTER): ${text}`,
+    );
   }
   if (!adapter) {
     throw new GpuError(

@@ -27,6 +27,7 @@ export {
   type TuneResult,
   kernelSettings,
   parseRowList,
+  registerRows,
   setKernelSettings,
 } from './choice.ts';
 export { CONV_ROWS, convProblem, rowsFitting } from './ops/conv/table.ts';

@@ -65,6 +65,7 @@ describe('pure helpers', () => {
       'KernelChoices',
       'kernelSettings',
       'parseRowList',
+      'registerRows',
       'setKernelSettings',
       'CONV_ROWS',
       'convProblem',

@@ -15,6 +15,7 @@ import {
   type KernelProblem,
   type KernelRow,
   type KernelSettings,
+  registerRows,
   requestGpu,
   Tensor,
 } from '@pfgmpp/tensor/node';
@@ -66,9 +67,21 @@ function problem(key: string, rows: FakeRow[], table = rows): KernelProblem<Fake
   return { key, rows, table: table.map((r) => r.name), bench: (r) => busy(r.ms) };
 }
 
+// The fake tables' rows, so restrictions may name them.
+registerRows(['fast_one', 'slow_one', 'matmul_x', 'broken_row']);
+
 describe('kernel choices (no GPU)', () => {
   const fast = row('fast_one', 1);
   const slow = row('slow_one', 8);
+
+  it('a restriction naming no row (a typo) is an error listing the rows', () => {
+    expect(() => choices({ rows: ['fast_one', 'conv_tilde'] })).toThrow(
+      /unknown kernel row conv_tilde \(PFGMPP_KERNELS or restrict\(\)\); the rows: .*conv_tiled_64x64/,
+    );
+    const { k } = choices();
+    expect(() => k.restrict(['matmul_y'])).toThrow(/unknown kernel row matmul_y /);
+    k.restrict(['slow']); // a family: every slow_* row
+  });
 
   it('takes the first row that fits before tuning, then the fastest, and caches it', async () => {
     const { k, lines, store } = choices();

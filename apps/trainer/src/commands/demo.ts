@@ -60,7 +60,9 @@ async function sampleGrid(
   const seeds = Array.from({ length: n }, (_, i) => i);
   const plane = net.imgChannels * net.imgResolution ** 2;
   let done = 0;
-  const x = await generate(asDenoiser(net), seeds, {
+  const denoiser = asDenoiser(net);
+  await denoiser.tune(n); // the kernel rows for this batch (cached per adapter)
+  const x = await generate(denoiser, seeds, {
     D,
     ...(classes && { classes }),
     sampler: 'edm',

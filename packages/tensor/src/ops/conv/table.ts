@@ -3,7 +3,7 @@
  * device's kernel choices pick (choice.ts). Table order is the choice before tuning: on CPU
  * rasterizers the subgroup kernels shaped for them first, on GPUs the workgroup-tiled rows.
  */
-import type { KernelProblem } from '../../choice.ts';
+import { type KernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import type { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -36,6 +36,7 @@ export const CONV_ROWS: readonly ConvRow[] = [
 ];
 
 const CONV_NAMES = CONV_ROWS.map((r) => r.name);
+registerRows(CONV_NAMES);
 
 /** On GPUs: the special-shape and tiled rows, then the rest. */
 const GPU_ORDER: readonly ConvRow[] = [

@@ -3,7 +3,7 @@
  * row the device's kernel choices pick (choice.ts). Table order is the choice before tuning:
  * on CPU rasterizers the subgroup row shaped for them first, on GPUs the tiled rows.
  */
-import type { KernelProblem } from '../../choice.ts';
+import { type KernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -18,6 +18,7 @@ export const MATMUL_ROWS: readonly MatmulRow[] = [
 ];
 
 const MATMUL_NAMES = MATMUL_ROWS.map((r) => r.name);
+registerRows(MATMUL_NAMES);
 
 const GPU_ORDER: readonly MatmulRow[] = [
   ...MATMUL_TILED_ROWS,
