@@ -149,7 +149,12 @@ export async function runProfile(
       `unknown model "${name}"; available: ${Object.keys(PROFILE_MODELS).join(', ')}`,
     );
   const model = make();
-  // Warm-up: pipelines compiled and buffers pooled before timing.
+  // The kernel rows tuned for the model's shapes (cached per adapter), then a warm-up:
+  // pipelines compiled and buffers pooled before timing.
+  await gpu.tuneKernels(() => {
+    model.trainStep();
+    model.sampleStep();
+  });
   model.trainStep();
   model.sampleStep();
   await gpu.sync();

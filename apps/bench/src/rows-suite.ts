@@ -1,7 +1,8 @@
 /**
  * The `kernels` suite's table of kernel rows: every row of the convolution and matmul tables
  * on the shapes that carry a UNet's and Inception's work, timed by the tuner's own measure()
- * (the best of a few runs after a warm-up; a row over 1.5x the best so far is timed once), in
+ * (the best of a few runs after a warm-up; a row over 1.5x the best so far is timed once, one
+ * over 3x the best on one image of the batch is cut without a full-size run), in
  * GFLOP/s and as a share of the adapter's best register-only multiply-add rate (the ceiling
  * suite's fma_peak probe, measured in the same run), the row the tuner chose, and PyTorch on
  * the same shapes (apps/bench/peers/rows_torch.py: CPU, or CUDA on a GPU machine). Shapes too
@@ -11,6 +12,7 @@
 import {
   convGeometry,
   convProblem,
+  describeTiming,
   type Gpu,
   type KernelProblem,
   type KernelRow,
@@ -201,7 +203,7 @@ export async function runRowsTable(gpu: Gpu, only?: string): Promise<Record<stri
       table.push([
         i === 0 ? c.label : '',
         t.row,
-        Number.isNaN(gflops) ? 'failed' : gflops.toFixed(1),
+        Number.isNaN(gflops) ? describeTiming(t) : gflops.toFixed(1),
         Number.isNaN(gflops) ? '' : `${((100 * gflops) / peak).toFixed(1)}%`,
         Number.isNaN(gflops) || Number.isNaN(peer) ? '' : `${(gflops / peer).toFixed(2)}x`,
         t.row === r.chosen ? '<- chosen' : '',

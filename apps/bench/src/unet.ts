@@ -109,6 +109,7 @@ export async function oursUnet(gpu: Gpu, c: UnetBenchConfig): Promise<UnetFigure
       }
     });
   const time = async (fn: () => void) => {
+    await gpu.tuneKernels(fn); // the kernel rows for these shapes (cached per adapter)
     fn(); // compile pipelines, fill the pool
     await gpu.sync();
     const t = performance.now();

@@ -44,6 +44,8 @@ export interface KernelProblem<R extends KernelRow> {
   readonly table: readonly string[];
   /** Enqueues one run of `row` on synthetic inputs of the problem's shapes, then frees them. */
   bench(row: R): void;
+  /** The same on one image (one matrix) of the batch, where it has more: a cheap first cut. */
+  benchSmall?(row: R): void;
 }
 
 /** Where tuned choices persist between processes (a folder in Node, localStorage in a browser). */
@@ -145,15 +147,26 @@ interface CacheFile {
 /** Timing of one candidate row, for the tuning line and the benchmarks. */
 export interface RowTiming {
   row: string;
-  /** Milliseconds per run (best of the timed runs); NaN when the row failed. */
+  /** Milliseconds per run (best of the timed runs); NaN when the row failed or was cut. */
   ms: number;
   error?: string;
+  /** Cut on one image: this many times the best row there, so not run at full size. */
+  cut?: number;
 }
 
 export interface TuneResult {
   key: string;
   chosen: string;
   timings: RowTiming[];
+}
+
+/** Rows over this many times the best on one image are not run at full size. */
+const CUT_SMALL = 3;
+
+/** A timing as the tuning line shows it. */
+export function describeTiming(t: RowTiming): string {
+  if (t.cut !== undefined) return `cut (${t.cut.toFixed(1)}x on one image)`;
+  return Number.isNaN(t.ms) ? 'failed' : `${t.ms.toFixed(2)} ms`;
 }
 
 /** A device's kernel choices: one per Gpu (gpu.kernels). */
@@ -342,9 +355,7 @@ export class KernelChoices {
       if (!result) continue;
       this.chosen.set(key, result.chosen);
       results.push(result);
-      const list = result.timings
-        .map((t) => `${t.row} ${Number.isNaN(t.ms) ? 'failed' : `${t.ms.toFixed(2)} ms`}`)
-        .join(', ');
+      const list = result.timings.map((t) => `${t.row} ${describeTiming(t)}`).join(', ');
       this.settings.log(`kernels: ${key}: ${list} -> ${result.chosen}`);
     }
     if (results.length) this.save();
@@ -352,35 +363,51 @@ export class KernelChoices {
   }
 
   /**
-   * Times every allowed row that fits `problem` (also for the benchmarks): each row runs once
-   * to compile its pipelines, then is timed; a row whose first timed run is over 1.5x the best
-   * so far is not timed again (on CPU rasterizers the GPU-shaped rows run 5-20x slower, and
-   * every extra run of them costs seconds). `full` times every row as often as the best.
+   * Times every allowed row that fits `problem` (also for the benchmarks). Where the problem
+   * has a batch, each row first runs on one image of it (compiling its pipelines, then timed
+   * once), and a row over CUT_SMALL times the best there is not run at full size: on a CPU
+   * rasterizer the GPU-shaped rows run 5-20x slower, seconds per run at full size. The rest run
+   * once to compile, then are timed; a row whose first timed run is over 1.5x the best so far
+   * is not timed again. `full` times every row as often as the best, without cuts.
    */
   async measure<R extends KernelRow>(
     problem: KernelProblem<R>,
     full = false,
   ): Promise<TuneResult | null> {
-    const rows = this.available(problem);
+    let rows = this.available(problem);
     if (rows.length === 0) return null;
     const timings: RowTiming[] = [];
+    const small = problem.benchSmall;
+    if (!full && small && rows.length > 2) {
+      const first: { row: R; ms: number }[] = [];
+      for (const row of rows) {
+        const ms = await this.attempt(
+          row,
+          timings,
+          () => small(row),
+          () => this.time(() => small(row), 0, 1),
+        );
+        if (ms !== null) first.push({ row, ms });
+      }
+      const best = Math.min(...first.map((f) => f.ms));
+      for (const f of first) {
+        if (f.ms > CUT_SMALL * best)
+          timings.push({ row: f.row.name, ms: Number.NaN, cut: f.ms / best });
+      }
+      rows = first.filter((f) => f.ms <= CUT_SMALL * best).map((f) => f.row);
+    }
     let best = Number.POSITIVE_INFINITY;
     for (const row of rows) {
-      try {
-        problem.bench(row); // compiles its pipelines
-        await this.host.checkPipelines();
-        await this.host.sync();
-        const ms = await this.time(() => problem.bench(row), full ? 0 : 1.5 * best);
-        best = Math.min(best, ms);
-        timings.push({ row: row.name, ms });
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        this.broken.set(row.name, message);
-        this.settings.log(
-          `kernels: row ${row.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
-        );
-        timings.push({ row: row.name, ms: Number.NaN, error: message });
-      }
+      const cutoff = full ? 0 : 1.5 * best;
+      const ms = await this.attempt(
+        row,
+        timings,
+        () => problem.bench(row),
+        () => this.time(() => problem.bench(row), cutoff),
+      );
+      if (ms === null) continue;
+      best = Math.min(best, ms);
+      timings.push({ row: row.name, ms });
     }
     const ok = timings.filter((t) => !Number.isNaN(t.ms));
     if (ok.length === 0) return null;
@@ -389,13 +416,39 @@ export class KernelChoices {
   }
 
   /**
+   * Runs `compile` (a first run: its pipelines compile and are checked), then `timed`; a row
+   * that fails is dropped for this adapter with one line and noted in `timings` (null).
+   */
+  private async attempt(
+    row: KernelRow,
+    timings: RowTiming[],
+    compile: () => void,
+    timed: () => Promise<number>,
+  ): Promise<number | null> {
+    try {
+      compile();
+      await this.host.checkPipelines();
+      await this.host.sync();
+      return await timed();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.broken.set(row.name, message);
+      this.settings.log(
+        `kernels: row ${row.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
+      );
+      timings.push({ row: row.name, ms: Number.NaN, error: message });
+      return null;
+    }
+  }
+
+  /**
    * Best time of a few runs: at least 3 and about 20 ms of work, at most 10; just one when the
    * first is over `cutoff` ms (0: no cutoff).
    */
-  private async time(run: () => void, cutoff: number): Promise<number> {
+  private async time(run: () => void, cutoff: number, most = 10): Promise<number> {
     let best = Number.POSITIVE_INFINITY;
     let spent = 0;
-    for (let i = 0; i < 10 && (i < 3 || spent < 20); i++) {
+    for (let i = 0; i < most && (i < 3 || spent < 20); i++) {
       let ms: number;
       if (this.host.timeGpu) {
         ms = await this.host.timeGpu(run);

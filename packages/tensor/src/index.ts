@@ -24,6 +24,7 @@ export {
   type KernelRow,
   type KernelSettings,
   type RowTiming,
+  describeTiming,
   type TuneResult,
   kernelSettings,
   parseRowList,

@@ -66,6 +66,7 @@ describe('pure helpers', () => {
       'kernelSettings',
       'parseRowList',
       'registerRows',
+      'describeTiming',
       'setKernelSettings',
       'CONV_ROWS',
       'convProblem',

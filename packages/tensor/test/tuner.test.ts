@@ -159,6 +159,28 @@ describe('kernel choices (no GPU)', () => {
     expect(runs).toBe(2); // the compile run and one timed run
   });
 
+  it('cuts a row over 3x the best on one image of the batch without running it at full size', async () => {
+    const { k, lines } = choices();
+    const mid = row('mid_one', 2);
+    let fullSlowRuns = 0;
+    const p: KernelProblem<FakeRow> = {
+      key: 'batched',
+      rows: [fast, mid, slow],
+      table: ['fast_one', 'mid_one', 'slow_one'],
+      bench: (r) => {
+        if (r === slow) fullSlowRuns++;
+        busy(4 * r.ms);
+      },
+      benchSmall: (r) => busy(r.ms),
+    };
+    expect(k.pick(p).name).toBe('fast_one');
+    const [result] = await k.tune();
+    expect(fullSlowRuns).toBe(0);
+    expect(result?.timings.find((t) => t.row === 'slow_one')?.cut).toBeGreaterThan(3);
+    expect(result?.timings.find((t) => t.row === 'mid_one')?.ms).toBeGreaterThan(0);
+    expect(lines[0]).toMatch(/slow_one cut \([\d.]+x on one image\)/);
+  });
+
   it('a row whose shader fails to compile is dropped with one line naming it', async () => {
     const { k, lines } = choices();
     const broken = row('broken_row', 1, ['broken.wgsl']);

@@ -85,6 +85,7 @@ export function convProblem(pass: Pass, g: ConvGeometry, gpu: Gpu): KernelProble
     rows: rowsFitting(pass, g, gpu),
     table: CONV_NAMES,
     bench: (row) => benchPass(pass, g, row),
+    ...(g.N > 1 && { benchSmall: (row: ConvRow) => benchPass(pass, { ...g, N: 1 }, row) }),
   };
 }
 

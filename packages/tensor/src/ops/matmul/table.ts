@@ -49,6 +49,7 @@ export function matmulProblem(p: MatmulProblem, gpu: Gpu): KernelProblem<MatmulR
     rows: matmulRowsFitting(p, gpu),
     table: MATMUL_NAMES,
     bench: (row) => bench(p, row),
+    ...(p.batch > 1 && { benchSmall: (row: MatmulRow) => bench({ ...p, batch: 1 }, row) }),
   };
 }
 
