@@ -16,30 +16,18 @@ import { conv1x1Rows } from './conv1x1.ts';
 import {
   type ConvGeometry,
   type Correlation,
-  forwardCorrelation,
-  inputGradCorrelations,
+  type CorrelationOperands,
+  forwardByCorrelation,
+  inputGradByCorrelation,
 } from './geometry.ts';
 import type { ConvRow } from './row.ts';
-import { hasSubgroups8, LANES, packWeights } from './shared.ts';
+import { hasSubgroups8, LANES, packCorrelation } from './shared.ts';
 
 /** The largest im2col matrix built at once (bytes): a few images of Inception's stem. */
 const CHUNK_BYTES = 32 * 2 ** 20;
 
-interface Operands {
-  /** The correlation's input [N, groups*cg, h, w] (x for pass y, dy for pass dx). */
-  x: Tensor;
-  w: Tensor;
-  transposed: boolean;
-  bias: Tensor | null;
-  groups: number;
-  cg: number;
-  mg: number;
-  /** The output [N, groups*mg, y_h, y_w], written at this correlation's pixels. */
-  y: Tensor;
-}
-
 /** Runs one correlation (conv_pack, then per chunk of images conv_im2col and conv1x1). */
-function correlate(c: Correlation, o: Operands): void {
+function correlate(c: Correlation, o: CorrelationOperands): void {
   const gpu = o.x.gpu;
   const [N, cTotal, h, w] = o.x.shape as unknown as [number, number, number, number];
   const [, yC, yH, yW] = o.y.shape as unknown as [number, number, number, number];
@@ -50,22 +38,7 @@ function correlate(c: Correlation, o: Operands): void {
   const plane = c.oh * c.ow;
   const perImage = o.groups * Math.max(k, 1) * Math.ceil(plane / 4) * 16;
   const chunk = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / perImage)));
-  const packed =
-    k === 0
-      ? null
-      : packWeights(o.w, {
-          transposed: o.transposed,
-          groups: o.groups,
-          mg: o.mg,
-          cg: o.cg,
-          kh: c.kh,
-          kw: c.kw,
-          kh0: c.k0[0],
-          kw0: c.k0[1],
-          dh: c.step[0],
-          dw: c.step[1],
-          rows,
-        });
+  const packed = packCorrelation(c, o, rows);
   for (let n0 = 0; n0 < N; n0 += chunk) {
     const images = Math.min(chunk, N - n0);
     const count = images * plane;
@@ -160,38 +133,10 @@ export const convGemmRow: ConvRow = {
   y: {
     epilogue: false,
     fits: (g, gpu) => fitsChannels(g, gpu, g.cg, g.mg, g.OH * g.OW),
-    run: (g, a) => {
-      const y = Tensor.empty(a.x.gpu, [g.N, g.cout, g.OH, g.OW]);
-      correlate(forwardCorrelation(g), {
-        x: a.x,
-        w: a.w,
-        transposed: false,
-        bias: a.bias,
-        groups: g.groups,
-        cg: g.cg,
-        mg: g.mg,
-        y,
-      });
-      return y;
-    },
+    run: (g, a) => forwardByCorrelation(g, a, correlate),
   },
   dx: {
     fits: (g, gpu) => fitsChannels(g, gpu, g.mg, g.cg, g.H * g.W),
-    run: (g, a) => {
-      const y = Tensor.empty(a.dy.gpu, [g.N, g.cin, g.H, g.W]);
-      for (const c of inputGradCorrelations(g)) {
-        correlate(c, {
-          x: a.dy,
-          w: a.w,
-          transposed: true,
-          bias: a.bias,
-          groups: g.groups,
-          cg: g.mg,
-          mg: g.cg,
-          y,
-        });
-      }
-      return y;
-    },
+    run: (g, a) => inputGradByCorrelation(g, a, correlate),
   },
 };

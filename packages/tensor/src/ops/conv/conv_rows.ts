@@ -13,6 +13,7 @@ import { Tensor } from '../../tensor.ts';
 import {
   type ConvGeometry,
   type Correlation,
+  type CorrelationOperands,
   forwardCorrelation,
   inputGradCorrelations,
   isFlat,
@@ -25,7 +26,7 @@ import {
   flatView,
   hasSubgroups8,
   LANES,
-  packWeights,
+  packCorrelation,
   padInput,
   sumChunks,
 } from './shared.ts';
@@ -52,18 +53,11 @@ function planTiles(sg: boolean, m: number, kh: number, kw: number, sw: number) {
   return { rows: rowsUpTo8(m), kfix: 0 };
 }
 
-interface Padded {
-  /** The input zero-padded so that every read of the correlation lands inside it. */
+/** The operands, with the input zero-padded so that every read lands inside it. */
+interface Padded extends Omit<CorrelationOperands, 'x'> {
   xp: Tensor;
-  /** Where the unpadded input starts in it. */
+  /** Where the unpadded input starts in xp. */
   before: Two;
-  w: Tensor;
-  transposed: boolean;
-  bias: Tensor | null;
-  groups: number;
-  cg: number;
-  mg: number;
-  y: Tensor;
 }
 
 /** One correlation through conv_pack.wgsl and conv.wgsl. */
@@ -81,21 +75,7 @@ function correlate(sg: boolean, c: Correlation, o: Padded): void {
   const mTiles = Math.ceil(o.mg / rows);
   const tiles = o.groups * mTiles;
   const laneGroups = Math.ceil(quads / LANES);
-  const packed = taps
-    ? packWeights(o.w, {
-        transposed: o.transposed,
-        groups: o.groups,
-        mg: o.mg,
-        cg: o.cg,
-        kh: c.kh,
-        kw: c.kw,
-        kh0: c.k0[0],
-        kw0: c.k0[1],
-        dh: c.step[0],
-        dw: c.step[1],
-        rows,
-      })
-    : null;
+  const packed = packCorrelation(c, o, rows);
   // The plain kernel binds the counter too (one layout for both), and leaves it alone.
   const work = gpu.workCounter();
   gpu.dispatch(

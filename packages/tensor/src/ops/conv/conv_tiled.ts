@@ -15,8 +15,9 @@ import { Tensor } from '../../tensor.ts';
 import {
   type ConvGeometry,
   type Correlation,
-  forwardCorrelation,
-  inputGradCorrelations,
+  type CorrelationOperands,
+  forwardByCorrelation,
+  inputGradByCorrelation,
 } from './geometry.ts';
 import type { ConvRow } from './row.ts';
 import { sumChunks } from './shared.ts';
@@ -60,18 +61,7 @@ export function tileFits(s: TileShape, gpu: Gpu): boolean {
   );
 }
 
-interface Operands {
-  x: Tensor;
-  w: Tensor;
-  transposed: boolean;
-  bias: Tensor | null;
-  groups: number;
-  cg: number;
-  mg: number;
-  y: Tensor;
-}
-
-function correlate(s: TileShape, c: Correlation, o: Operands): void {
+function correlate(s: TileShape, c: Correlation, o: CorrelationOperands): void {
   const gpu = o.x.gpu;
   const [N, cTotal, h, w] = o.x.shape as unknown as [number, number, number, number];
   const [, yC, yH, yW] = o.y.shape as unknown as [number, number, number, number];
@@ -179,23 +169,11 @@ function makeRow(s: TileShape): ConvRow {
     y: {
       epilogue: false,
       fits,
-      run: (g, a) => {
-        const y = Tensor.empty(a.x.gpu, [g.N, g.cout, g.OH, g.OW]);
-        const o = { x: a.x, w: a.w, transposed: false, bias: a.bias, y };
-        correlate(s, forwardCorrelation(g), { ...o, groups: g.groups, cg: g.cg, mg: g.mg });
-        return y;
-      },
+      run: (g, a) => forwardByCorrelation(g, a, (c, o) => correlate(s, c, o)),
     },
     dx: {
       fits,
-      run: (g, a) => {
-        const y = Tensor.empty(a.dy.gpu, [g.N, g.cin, g.H, g.W]);
-        const o = { x: a.dy, w: a.w, transposed: true, bias: a.bias, y };
-        for (const c of inputGradCorrelations(g)) {
-          correlate(s, c, { ...o, groups: g.groups, cg: g.mg, mg: g.cg });
-        }
-        return y;
-      },
+      run: (g, a) => inputGradByCorrelation(g, a, (c, o) => correlate(s, c, o)),
     },
     dw: {
       sums: false,

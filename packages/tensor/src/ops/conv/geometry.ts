@@ -5,7 +5,7 @@
  * backwards: its forward is pass `dx` (its input plays dy), its input gradient pass `y`, and its
  * weight gradient pass `dw` with the roles of x and dy swapped.
  */
-import type { Tensor } from '../../tensor.ts';
+import { Tensor } from '../../tensor.ts';
 
 export type Two = [number, number];
 
@@ -209,6 +209,21 @@ export interface Correlation {
   phase: Two;
 }
 
+/** What a correlation reads and writes. */
+export interface CorrelationOperands {
+  /** Its input [N, groups*cg, h, w] (x for pass y, dy for pass dx), unpadded. */
+  x: Tensor;
+  /** The weights as stored: conv2d's layout, or read as conv_transpose2d's when `transposed`. */
+  w: Tensor;
+  transposed: boolean;
+  bias: Tensor | null;
+  groups: number;
+  cg: number;
+  mg: number;
+  /** The output [N, groups*mg, y_h, y_w], written at this correlation's pixels. */
+  y: Tensor;
+}
+
 /** Pass y as one correlation: x with w as stored, cin -> cout. */
 export function forwardCorrelation(g: ConvGeometry): Correlation {
   return {
@@ -223,6 +238,33 @@ export function forwardCorrelation(g: ConvGeometry): Correlation {
     outStride: [1, 1],
     phase: [0, 0],
   };
+}
+
+/**
+ * Pass y through a row's `correlate` (rows that pad virtually, by bounds checks): the output
+ * [N, cout, OH, OW] of the one correlation.
+ */
+export function forwardByCorrelation(
+  g: ConvGeometry,
+  a: ForwardArgs,
+  correlate: (c: Correlation, o: CorrelationOperands) => void,
+): Tensor {
+  const y = Tensor.empty(a.x.gpu, [g.N, g.cout, g.OH, g.OW]);
+  const o = { x: a.x, w: a.w, transposed: false, bias: a.bias, groups: g.groups, y };
+  correlate(forwardCorrelation(g), { ...o, cg: g.cg, mg: g.mg });
+  return y;
+}
+
+/** Pass dx the same way: the output [N, cin, H, W], one correlation per output phase. */
+export function inputGradByCorrelation(
+  g: ConvGeometry,
+  a: InputGradArgs,
+  correlate: (c: Correlation, o: CorrelationOperands) => void,
+): Tensor {
+  const y = Tensor.empty(a.dy.gpu, [g.N, g.cin, g.H, g.W]);
+  const o = { x: a.dy, w: a.w, transposed: true, bias: a.bias, groups: g.groups, y };
+  for (const c of inputGradCorrelations(g)) correlate(c, { ...o, cg: g.mg, mg: g.cg });
+  return y;
 }
 
 /** Pass dx as one correlation per output phase: dy with w read transposed, cout -> cin. */

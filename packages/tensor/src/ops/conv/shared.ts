@@ -6,6 +6,7 @@ import { full } from '../elementwise.ts';
 import { stridedCopy } from '../layout.ts';
 import { sum } from '../reduce.ts';
 import { workgroupsFor } from '../util.ts';
+import type { Correlation, CorrelationOperands } from './geometry.ts';
 
 /**
  * Invocations per workgroup of the subgroup-era kernels. Fixed: the workgroup size is a
@@ -89,6 +90,31 @@ export function packWeights(w: Tensor, s: PackSpec): Tensor {
     workgroupsFor(n / (s.tapsTogether ? 12 : s.rows)), // one invocation per line
   );
   return out;
+}
+
+/**
+ * The weights of correlation `c` in K-major tiles of `rows` output channels (packWeights), or
+ * null when it has no taps (a phase of a transposed conv that no tap reaches).
+ */
+export function packCorrelation(
+  c: Correlation,
+  o: Omit<CorrelationOperands, 'x' | 'y' | 'bias'>,
+  rows: number,
+): Tensor | null {
+  if (c.kh * c.kw === 0) return null;
+  return packWeights(o.w, {
+    transposed: o.transposed,
+    groups: o.groups,
+    mg: o.mg,
+    cg: o.cg,
+    kh: c.kh,
+    kw: c.kw,
+    kh0: c.k0[0],
+    kw0: c.k0[1],
+    dh: c.step[0],
+    dw: c.step[1],
+    rows,
+  });
 }
 
 /**
