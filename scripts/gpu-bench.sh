@@ -19,6 +19,7 @@ say() { printf 'gpu-bench: %s\n' "$*" >&2; }
 
 case "${1:-}" in
 prepare)
+  set -e
   mkdir -p "$CACHE/debs" "$CACHE/node_modules/webgpu/dist/linux-x64"
   [ -d node_modules/webgpu ] || npm ci --no-audit --no-fund --loglevel=error
   node scripts/gen-shaders.mjs
@@ -40,10 +41,14 @@ run)
   mkdir -p "$OUT"
   [ -f "$CACHE/bench.mjs" ] || { say "no $CACHE/bench.mjs: run 'prepare' on a machine with network first"; exit 1; }
   command -v nvidia-smi >/dev/null && nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
-  # Node and Dawn's binding, unpacked next to the bundle.
-  [ -x "$CACHE/node" ] || xz -dc "$CACHE/node.xz" >"$CACHE/node" && chmod +x "$CACHE/node"
-  dawn="$CACHE/node_modules/webgpu/dist/linux-x64/dawn.node"
-  [ -f "$dawn" ] || xz -dc "$CACHE/dawn.node.xz" >"$dawn"
+  # Node and Dawn's binding, unpacked next to the bundle (through a temporary name, so an
+  # interrupted unpack is never taken for a whole file).
+  unpack() {
+    [ -f "$2" ] && return 0
+    xz -dc "$1" >"$2.tmp" && chmod +x "$2.tmp" && mv "$2.tmp" "$2" || { say "cannot unpack $1"; exit 1; }
+  }
+  unpack "$CACHE/node.xz" "$CACHE/node"
+  unpack "$CACHE/dawn.node.xz" "$CACHE/node_modules/webgpu/dist/linux-x64/dawn.node"
   # The Vulkan loader where the system lacks it, and NVIDIA's driver manifest where the loader
   # does not find one by itself.
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
@@ -63,19 +68,31 @@ run)
   fi
   export PFGMPP_CACHE_DIR="$OUT/kernel-cache" PFGMPP_ADAPTER="${PFGMPP_ADAPTER:-}"
   bench() { "$CACHE/node" "$CACHE/bench.mjs" "$@"; }
-  bench adapter "$OUT" >"$OUT/adapter.log" 2>&1 || { cat "$OUT/adapter.log"; say "no WebGPU adapter"; exit 1; }
-  cat "$OUT/adapter.log"
+  failed=0
+  # Each step: stdout (its JSON last) to STEP.out, messages to STEP.log.
+  step() {
+    local status=0
+    bench "$1" "$OUT" >"$OUT/$1.out" 2>"$OUT/$1.log" || status=$?
+    if [ "$status" -ne 0 ]; then
+      failed=1
+      say "$1 failed (exit $status): see $OUT/$1.log"
+    fi
+  }
+  step adapter
+  cat "$OUT/adapter.out"
+  [ -f "$OUT/adapter.json" ] || { cat "$OUT/adapter.log"; say "no WebGPU adapter"; exit 1; }
   grep -q '"software": true' "$OUT/adapter.json" && say "warning: the adapter is a software rasterizer; is the GPU's Vulkan driver there?"
-  bench check "$OUT" >"$OUT/check.log" 2>&1
-  say "check: $(grep -c 'passed' "$OUT/check.log") rows pass, $(grep -c 'FAILED' "$OUT/check.log") fail"
-  bench rows "$OUT" >"$OUT/rows.log" 2>&1
-  say "rows done ($(grep -c '^kernels:' "$OUT/rows.log") tuning lines)"
+  step check
+  say "check: $(grep -c 'passed' "$OUT/check.out") rows pass, $(grep -c 'FAILED' "$OUT/check.out") fail"
+  step rows
+  say "rows done ($(grep -c 'failed on this adapter' "$OUT/rows.log") rows dropped)"
   for suite in ceiling unet fid; do
-    bench "$suite" "$OUT" >"$OUT/$suite.log" 2>&1
-    tail -1 "$OUT/$suite.log" >"$OUT/$suite.json"
+    step "$suite"
+    tail -1 "$OUT/$suite.out" >"$OUT/$suite.json"
     say "$suite done"
   done
   bench summary "$OUT"
+  exit "$failed"
   ;;
 *)
   sed -n '2,14p' "$0"

@@ -23,11 +23,10 @@ override WG: u32 = 64u;
 override ROWS: u32 = 32u;
 
 struct Params {
-  quads: u32, cg: u32, c_total: u32, mg: u32,
-  m_tiles: u32, slot: u32, y_c: u32, has_bias: u32,
-  tiles: u32, count: u32, oh: u32, ow: u32,
-  y_h: u32, y_w: u32, osy: u32, osx: u32,
-  y_off: u32, _p0: u32, _p1: u32, _p2: u32,
+  quads: u32, cg: u32, mg: u32, m_tiles: u32,
+  slot: u32, y_c: u32, has_bias: u32, tiles: u32,
+  count: u32, oh: u32, ow: u32, y_h: u32,
+  y_w: u32, osy: u32, osx: u32, y_off: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;

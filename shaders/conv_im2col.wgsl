@@ -1,17 +1,22 @@
-// conv_im2col.wgsl: the input of a correlation laid out as a matrix, so that conv1x1.wgsl
-// (STORE = 1) runs any convolution as one long 1x1 (the conv_gemm row).
+// conv_im2col.wgsl: the input of a correlation laid out as a matrix, so that conv_gemm.wgsl
+// runs any convolution as one long 1x1 (the conv_gemm row).
 //
-// Bindings: 0 x: array<f32> (read) [N, c_total, h, w], unpadded; 1 cols: array<vec4<f32>>
-//   (read_write) [groups, k, q4] (q4 vec4 per line); 2 p: Params (uniform).
+// Bindings: 0 x: array<f32> (read) [N, c_total, h, w], unpadded; 1 cols: array<f32>
+//   (read_write) [groups, k, 4*q4] (a line of q4 vec4 as conv_gemm.wgsl reads it); 2 p: Params.
 // For group g, line kk = (c*kh + i)*kw + j (c < cg, tap (i, j)) and pixel idx < count of the
 // chunk (idx = (n - n0)*oh*ow + ty*ow + tx):
 //   cols[g, kk, idx] = x[n, g*cg + c, ty*sh + i + top, tx*sw + j + left], or 0 where that is
-//   outside x (top and left are signed: negative is zero padding) or idx >= count.
+//   outside x (top and left are signed: negative is zero padding).
+// The tail of a line (count <= idx < 4*q4) is left unwritten: conv_gemm.wgsl reads it into
+// the last quad's spare lanes of a vec4, and each pixel's sum uses its own lane only, whose
+// result is never stored.
 // The line order matches conv_pack.wgsl's K-major tiles (LAYOUT 0), so the weights pack as
 // for any correlation.
-// Work split: one invocation writes RUN vec4 of one line: it works out (n, ty, tx) of its first
-//   pixel with integer divisions (which lavapipe runs lane by lane) and steps through the rest.
-// Geometry: groups * k * ceil(q4 / RUN) invocations, 1-D, folded into 2-D past 65,535
+// Work split: one invocation writes one output row (image, ty) of one line: it works out the
+//   source row once (integer divisions, which lavapipe runs lane by lane), then stores the
+//   ow values as scalars (one per-lane store each; 2.3x the throughput of a vec4 per invocation
+//   with a cursor walking the pixels: docs/benchmarks.md).
+// Geometry: groups * k * (images * oh) invocations, 1-D, folded into 2-D past 65,535
 //   workgroups; invocations past the end return.
 // Reference: conv2dRef / convTranspose2dRef (packages/tensor/src/reference/conv.ts), through
 //   the conv_gemm row's results.

@@ -42,11 +42,12 @@ fn a_value(g: u32, m: u32, k: u32, k_end: u32) -> f32 {
   let taps = p.kh * p.kw;
   let c = k / taps;
   let t = k % taps;
-  let sh = u32(p.kh0 + i32(t / p.kw) * p.dh);
-  let sw = u32(p.kw0 + i32(t % p.kw) * p.dw);
+  // The stored tap this one reads (a flipped or phase-strided kernel for pass dx).
+  let tap_y = u32(p.kh0 + i32(t / p.kw) * p.dh);
+  let tap_x = u32(p.kw0 + i32(t % p.kw) * p.dw);
   var pair = (g * p.m + m) * p.cg + c;
   if (TRANSPOSED == 1u) { pair = (g * p.cg + c) * p.m + m; }
-  return wt[(pair * p.full_kh + sh) * p.full_kw + sw];
+  return wt[(pair * p.full_kh + tap_y) * p.full_kw + tap_x];
 }
 
 fn b_value(g: u32, k: u32, n: u32, k_end: u32) -> f32 {

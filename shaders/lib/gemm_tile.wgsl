@@ -10,7 +10,8 @@
 //   store_c(bt, m, n, v)            called once per element of C (m < p.m, n < p.n)
 // Tiles: a workgroup of WX x WY invocations owns a BM x BN block of C (BM = TM*WY,
 //   BN = TN*WX) and walks k in steps of BK: the A and B blocks of a step are staged in
-//   workgroup memory (each invocation loads BM*BK/WG values of A and BN*BK/WG of B), then each
+//   workgroup memory (k-major rows of BM + 1 and BN + 1 words; each invocation loads
+//   BM*BK/WG values of A and BN*BK/WG of B), then each
 //   invocation accumulates TM x TN outputs in registers. Invocation (tx, ty) owns rows
 //   ty + i*WY and columns tx + j*WX, so the lanes of a subgroup read consecutive words of
 //   workgroup memory (no bank conflicts) and store consecutive columns of C.
@@ -34,8 +35,13 @@ override A_MFAST: u32 = 0u;
 override B_KFAST: u32 = 0u;
 override BM: u32 = TM * WY;
 override BN: u32 = TN * WX;
-override A_TILE: u32 = BM * BK;
-override B_TILE: u32 = BN * BK;
+// Rows of the staged blocks are one word longer than the tile: an invocation's loads that go
+// k-fast store a column of the block, and with a pitch of BM (a multiple of 32) every lane of a
+// subgroup would hit the same bank.
+override A_PITCH: u32 = BM + 1u;
+override B_PITCH: u32 = BN + 1u;
+override A_TILE: u32 = A_PITCH * BK;
+override B_TILE: u32 = B_PITCH * BK;
 
 const MAX_ACC: u32 = 64u;
 
@@ -58,30 +64,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let range = k_range(bt);
   var acc: array<f32, MAX_ACC>;
   for (var k0 = range.x; k0 < range.y; k0 += BK) {
-    for (var l = lid; l < A_TILE; l += WG) {
+    for (var l = lid; l < BM * BK; l += WG) {
       var m = l / BK;
       var kk = l % BK;
       if (A_MFAST == 1u) {
         m = l % BM;
         kk = l / BM;
       }
-      tile_a[kk * BM + m] = a_value(bt, m0 + m, k0 + kk, range.y);
+      tile_a[kk * A_PITCH + m] = a_value(bt, m0 + m, k0 + kk, range.y);
     }
-    for (var l = lid; l < B_TILE; l += WG) {
+    for (var l = lid; l < BN * BK; l += WG) {
       var n = l % BN;
       var kk = l / BN;
       if (B_KFAST == 1u) {
         n = l / BK;
         kk = l % BK;
       }
-      tile_b[kk * BN + n] = b_value(bt, k0 + kk, n0 + n, range.y);
+      tile_b[kk * B_PITCH + n] = b_value(bt, k0 + kk, n0 + n, range.y);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
       var av: array<f32, 8>;
-      for (var i = 0u; i < TM; i++) { av[i] = tile_a[kk * BM + ty + i * WY]; }
+      for (var i = 0u; i < TM; i++) { av[i] = tile_a[kk * A_PITCH + ty + i * WY]; }
       for (var j = 0u; j < TN; j++) {
-        let bv = tile_b[kk * BN + tx + j * WX];
+        let bv = tile_b[kk * B_PITCH + tx + j * WX];
         for (var i = 0u; i < TM; i++) { acc[i * TN + j] = fma(av[i], bv, acc[i * TN + j]); }
       }
     }

@@ -64,9 +64,11 @@ export function writeSummary(dir: string): number {
   const shapes: Record<string, unknown> = {};
   for (const [key, e] of Object.entries(rows)) {
     const best = e.rows[e.chosen] ?? Number.NaN;
-    shapes[key] = { ...e, best, shareOfPeak: best / peak, vsPeer: best / e.peer };
+    // JSON has no NaN: a missing peer arrives as null.
+    const peer = typeof e.peer === 'number' && e.peer > 0 ? e.peer : Number.NaN;
+    shapes[key] = { ...e, best, shareOfPeak: best / peak, vsPeer: best / peer };
     lines.push(
-      `${key.replace(/^rows_/, '').padEnd(18)} ${best.toFixed(0).padStart(7)} GFLOP/s  ${((100 * best) / peak).toFixed(1).padStart(5)}% of peak  ${e.chosen.padEnd(18)} ${Number.isNaN(e.peer) ? '' : `${(best / e.peer).toFixed(2)}x PyTorch`}`,
+      `${key.replace(/^rows_/, '').padEnd(18)} ${best.toFixed(0).padStart(7)} GFLOP/s  ${((100 * best) / peak).toFixed(1).padStart(5)}% of peak  ${e.chosen.padEnd(18)} ${Number.isNaN(peer) ? '' : `${(best / peer).toFixed(2)}x PyTorch`}`,
     );
   }
   const targets = TARGETS.map(([key, label, want]) => {

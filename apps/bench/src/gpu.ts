@@ -122,6 +122,7 @@ interface RowCheck {
 
 async function checkConvRow(gpu: Gpu, name: string): Promise<RowCheck> {
   gpu.kernels.restrict(name === 'conv_rows_plain' ? [name] : [name, 'conv_rows_plain']);
+  gpu.kernels.forget(); // no cached choice may stand in for the row under test
   gpu.kernels.clearUsed();
   const r: RowCheck = { row: name, cases: 0, worst: 0, failures: [] };
   for (const [k, c] of CONV_CASES.entries()) {
@@ -187,6 +188,7 @@ async function checkConvRow(gpu: Gpu, name: string): Promise<RowCheck> {
 
 async function checkMatmulRow(gpu: Gpu, name: string): Promise<RowCheck> {
   gpu.kernels.restrict([name]);
+  gpu.kernels.forget();
   gpu.kernels.clearUsed();
   const r: RowCheck = { row: name, cases: 0, worst: 0, failures: [] };
   const cases: [number[], number[], boolean, boolean][] = [

@@ -46,6 +46,8 @@ export interface KernelProblem<R extends KernelRow> {
   bench(row: R): void;
   /** The same on one image (one matrix) of the batch, where it has more: a cheap first cut. */
   benchSmall?(row: R): void;
+  /** Frees the synthetic inputs the benches keep between runs (after measuring). */
+  release?(): void;
 }
 
 /** Where tuned choices persist between processes (a folder in Node, localStorage in a browser). */
@@ -158,6 +160,24 @@ export interface TuneResult {
   key: string;
   chosen: string;
   timings: RowTiming[];
+}
+
+/**
+ * Synthetic inputs made on first use and kept until release(): the benches of a problem time
+ * the kernels, not the drawing of their inputs.
+ */
+export function benchInputs<T extends { dispose(): void }>(make: () => T[]) {
+  let made: T[] | null = null;
+  return {
+    get: (): T[] => {
+      made ??= make();
+      return made;
+    },
+    release: (): void => {
+      for (const t of made ?? []) t.dispose();
+      made = null;
+    },
+  };
 }
 
 /** Rows over this many times the best on one image are not run at full size. */
@@ -358,7 +378,8 @@ export class KernelChoices {
       const list = result.timings.map((t) => `${t.row} ${describeTiming(t)}`).join(', ');
       this.settings.log(`kernels: ${key}: ${list} -> ${result.chosen}`);
     }
-    if (results.length) this.save();
+    // A restricted run times only some rows: its winners are not this adapter's best.
+    if (results.length && !this.allowed) this.save();
     return results;
   }
 
@@ -374,8 +395,21 @@ export class KernelChoices {
     problem: KernelProblem<R>,
     full = false,
   ): Promise<TuneResult | null> {
+    try {
+      return await this.measureRows(problem, full);
+    } finally {
+      problem.release?.();
+    }
+  }
+
+  private async measureRows<R extends KernelRow>(
+    problem: KernelProblem<R>,
+    full: boolean,
+  ): Promise<TuneResult | null> {
     let rows = this.available(problem);
     if (rows.length === 0) return null;
+    // The caller's queued work goes first: a row that fails to compile drops the open batch.
+    await this.host.sync();
     const timings: RowTiming[] = [];
     const small = problem.benchSmall;
     if (!full && small && rows.length > 2) {
@@ -458,7 +492,8 @@ export class KernelChoices {
         await this.host.sync();
         ms = performance.now() - t0;
       }
-      best = Math.min(best, ms);
+      // Timestamps may be quantized to 0 for short kernels: keep a floor, so ratios stay finite.
+      best = Math.min(best, Math.max(ms, 1e-3));
       spent += ms;
       if (i === 0 && cutoff > 0 && ms > cutoff) break;
     }

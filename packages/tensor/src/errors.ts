@@ -1,6 +1,9 @@
 /** Errors raised by the tensor package; messages say what happened and what to do. */
 
-/** A WGSL shader failed to compile; `message` lists each error as `file:line:col`. */
+/**
+ * A kernel failed to build on this adapter: its WGSL did not compile (`message` lists each
+ * error as `file:line:col`) or its pipeline was refused.
+ */
 export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
   /** The kernel's file in shaders/ (the one its descriptor names). */

@@ -150,8 +150,20 @@ export class Gpu {
   /** GPU milliseconds of the dispatches `run` enqueues (timestamp queries; see startProfile). */
   async timeGpu(run: () => void): Promise<number> {
     await this.sync();
+    if (this.profiler) {
+      // A profile of the caller's is running: leave it alone and take the wall clock.
+      const t0 = performance.now();
+      run();
+      await this.sync();
+      return performance.now() - t0;
+    }
     this.startProfile();
-    run();
+    try {
+      run();
+    } catch (e) {
+      await this.stopProfile().catch(() => []);
+      throw e;
+    }
     const times = await this.stopProfile();
     return times.reduce((s, t) => s + t.ms, 0);
   }
@@ -544,8 +556,11 @@ function compileFailure(
     return new ShaderCompileError(`WGSL compilation failed in ${spec.file}:\n${text}`, spec.file);
   }
   if (scopeError) {
-    return new GpuError(
+    // Also a failure of this kernel on this adapter (override values it cannot hold, a driver
+    // that rejects the pipeline): kernel choices drop the rows that use the file.
+    return new ShaderCompileError(
       `creating the pipeline ${spec.file}:${spec.entry} failed: ${scopeError.message}`,
+      spec.file,
     );
   }
   return null;

@@ -88,7 +88,6 @@ function correlate(c: Correlation, o: CorrelationOperands): void {
       {
         quads: q4,
         cg: k,
-        c_total: o.groups * k,
         mg: o.mg,
         m_tiles: mTiles,
         slot: work.slot,

@@ -44,8 +44,11 @@ export const TILE_SHAPES: readonly TileShape[] = [
 
 export const tileName = (s: TileShape) => `${s.tm * s.wy}x${s.tn * s.wx}`;
 
-/** The override constants of a tile shape. */
+/** The override constants of a tile shape, within lib/gemm_tile.wgsl's limits. */
 export function tileConstants(s: TileShape): Record<string, number> {
+  if (!(s.tm <= 8 && s.tm * s.tn <= 64 && s.wx * s.wy <= 1024)) {
+    throw new Error(`tile ${tileName(s)}: TM <= 8, TM x TN <= 64 and WX x WY <= 1024 are needed`);
+  }
   return { TM: s.tm, TN: s.tn, WX: s.wx, WY: s.wy, BK: s.bk };
 }
 
@@ -53,7 +56,7 @@ export function tileConstants(s: TileShape): Record<string, number> {
 export function tileFits(s: TileShape, gpu: Gpu): boolean {
   const l = gpu.device.limits;
   const invocations = s.wx * s.wy;
-  const bytes = (s.tm * s.wy + s.tn * s.wx) * s.bk * 4;
+  const bytes = (s.tm * s.wy + 1 + s.tn * s.wx + 1) * s.bk * 4; // blocks of pitch BM+1, BN+1
   return (
     l.maxComputeInvocationsPerWorkgroup >= invocations &&
     l.maxComputeWorkgroupSizeX >= invocations &&

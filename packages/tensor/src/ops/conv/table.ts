@@ -3,7 +3,7 @@
  * device's kernel choices pick (choice.ts). Table order is the choice before tuning: on CPU
  * rasterizers the subgroup kernels shaped for them first, on GPUs the workgroup-tiled rows.
  */
-import { type KernelProblem, registerRows } from '../../choice.ts';
+import { benchInputs, type KernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import type { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -58,34 +58,47 @@ export function rowsFitting(pass: Pass, g: ConvGeometry, gpu: Gpu): ConvRow[] {
 
 const rnd = (shape: number[], seed: number) => randn(shape, { seed });
 
-/** Runs one pass of `row` on random inputs of geometry g, and frees everything. */
-function benchPass(pass: Pass, g: ConvGeometry, row: ConvRow): void {
+/** Random inputs of pass `pass` of geometry g: [w, x or dy, dy for dw]. */
+function inputsOf(pass: Pass, g: ConvGeometry): Tensor[] {
   const w = rnd([g.cout, g.cg, g.KH, g.KW], 2);
-  const made: Tensor[] = [w];
-  if (pass === 'y') {
-    const x = rnd([g.N, g.cin, g.H, g.W], 1);
-    made.push(x, row.y!.run(g, { x, w, bias: null, epi: NO_EPILOGUE }));
-  } else if (pass === 'dx') {
-    const dy = rnd([g.N, g.cout, g.OH, g.OW], 3);
-    made.push(dy, row.dx!.run(g, { dy, w, bias: null }));
-  } else {
-    const dy = rnd([g.N, g.cout, g.OH, g.OW], 3);
-    const x = rnd([g.N, g.cin, g.H, g.W], 1);
-    const r = row.dw!.run(g, { dy, x, sums: true });
-    made.push(dy, x, r.gw);
-    if (r.sums) made.push(r.sums);
+  const x = () => rnd([g.N, g.cin, g.H, g.W], 1);
+  const dy = () => rnd([g.N, g.cout, g.OH, g.OW], 3);
+  if (pass === 'y') return [w, x()];
+  if (pass === 'dx') return [w, dy()];
+  return [w, dy(), x()];
+}
+
+/** Runs one pass of `row` on `inputs` (inputsOf) and frees its outputs. */
+function benchPass(pass: Pass, g: ConvGeometry, row: ConvRow, inputs: Tensor[]): void {
+  const [w, a, b] = inputs as [Tensor, Tensor, Tensor | undefined];
+  const made: Tensor[] = [];
+  try {
+    if (pass === 'y') made.push(row.y!.run(g, { x: a, w, bias: null, epi: NO_EPILOGUE }));
+    else if (pass === 'dx') made.push(row.dx!.run(g, { dy: a, w, bias: null }));
+    else {
+      const r = row.dw!.run(g, { dy: a, x: b as Tensor, sums: true });
+      made.push(r.gw, ...(r.sums ? [r.sums] : []));
+    }
+  } finally {
+    for (const t of made) t.dispose();
   }
-  for (const t of made) t.dispose();
 }
 
 /** The tuning problem of one pass of geometry g. */
 export function convProblem(pass: Pass, g: ConvGeometry, gpu: Gpu): KernelProblem<ConvRow> {
+  const one = { ...g, N: 1 };
+  const full = benchInputs(() => inputsOf(pass, g));
+  const small = benchInputs(() => inputsOf(pass, one));
   return {
     key: convKey(pass, g),
     rows: rowsFitting(pass, g, gpu),
     table: CONV_NAMES,
-    bench: (row) => benchPass(pass, g, row),
-    ...(g.N > 1 && { benchSmall: (row: ConvRow) => benchPass(pass, { ...g, N: 1 }, row) }),
+    bench: (row) => benchPass(pass, g, row, full.get()),
+    ...(g.N > 1 && { benchSmall: (row: ConvRow) => benchPass(pass, one, row, small.get()) }),
+    release: () => {
+      full.release();
+      small.release();
+    },
   };
 }
 

@@ -72,9 +72,15 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   }
   const A = operand(a, batch, transA);
   const B = operand(b, batch, transB);
-  runMatmul({ batch: nBatch, M, N, K: Kd, a: A.s, b: B.s }, C);
-  A.owned?.dispose();
-  B.owned?.dispose();
+  try {
+    runMatmul({ batch: nBatch, M, N, K: Kd, a: A.s, b: B.s }, C);
+  } catch (e) {
+    C.dispose();
+    throw e;
+  } finally {
+    A.owned?.dispose();
+    B.owned?.dispose();
+  }
   return C;
 }
 

@@ -3,7 +3,7 @@
  * row the device's kernel choices pick (choice.ts). Table order is the choice before tuning:
  * on CPU rasterizers the subgroup row shaped for them first, on GPUs the tiled rows.
  */
-import { type KernelProblem, registerRows } from '../../choice.ts';
+import { benchInputs, type KernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -34,22 +34,39 @@ function extent(s: Strided, batch: number, rows: number, cols: number): number {
   return s.off + (batch - 1) * s.batch + (rows - 1) * s.row + (cols - 1) * s.col + 1;
 }
 
-/** Runs `row` on random operands laid out as p's, and frees them. */
-function bench(p: MatmulProblem, row: MatmulRow): void {
-  const a = randn([extent(p.a, p.batch, p.M, p.K)], { seed: 1 });
-  const b = randn([extent(p.b, p.batch, p.K, p.N)], { seed: 2 });
+/** Random operands laid out as p's (the elements their strides reach). */
+function operandsOf(p: MatmulProblem): Tensor[] {
+  return [
+    randn([extent(p.a, p.batch, p.M, p.K)], { seed: 1 }),
+    randn([extent(p.b, p.batch, p.K, p.N)], { seed: 2 }),
+  ];
+}
+
+/** Runs `row` on `operands` (operandsOf) and frees its output. */
+function bench(p: MatmulProblem, row: MatmulRow, operands: Tensor[]): void {
+  const [a, b] = operands as [Tensor, Tensor];
   const c = Tensor.empty(a.gpu, [p.batch, p.M, p.N]);
-  row.run({ ...p, a: { ...p.a, t: a }, b: { ...p.b, t: b } }, c);
-  for (const t of [a, b, c]) t.dispose();
+  try {
+    row.run({ ...p, a: { ...p.a, t: a }, b: { ...p.b, t: b } }, c);
+  } finally {
+    c.dispose();
+  }
 }
 
 export function matmulProblem(p: MatmulProblem, gpu: Gpu): KernelProblem<MatmulRow> {
+  const one = { ...p, batch: 1 };
+  const full = benchInputs(() => operandsOf(p));
+  const small = benchInputs(() => operandsOf(one));
   return {
     key: matmulKey(p),
     rows: matmulRowsFitting(p, gpu),
     table: MATMUL_NAMES,
-    bench: (row) => bench(p, row),
-    ...(p.batch > 1 && { benchSmall: (row: MatmulRow) => bench({ ...p, batch: 1 }, row) }),
+    bench: (row) => bench(p, row, full.get()),
+    ...(p.batch > 1 && { benchSmall: (row: MatmulRow) => bench(one, row, small.get()) }),
+    release: () => {
+      full.release();
+      small.release();
+    },
   };
 }
 
