@@ -37,6 +37,10 @@ function read(dir: string, name: string): Record<string, unknown> | null {
   }
 }
 
+/** A figure that JSON may have turned into null (NaN, a peer that did not run). */
+const fmt = (v: unknown, digits: number) =>
+  typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-';
+
 interface RowsEntry {
   rows: Record<string, number>;
   chosen: string;
@@ -94,13 +98,11 @@ export function writeSummary(dir: string): number {
     const v = read(dir, s);
     if (!v) continue;
     suites[s] = v;
-    for (const [k, r] of Object.entries(
-      v as Record<string, { ratio?: number; ours?: number; peer?: number; unit?: string }>,
-    )) {
-      if (r.ratio !== undefined)
-        lines.push(
-          `${s} ${k}: ours ${r.ours?.toFixed(3)} / PyTorch ${r.peer?.toFixed(3)} ${r.unit}, ${r.ratio.toFixed(2)}x`,
-        );
+    for (const [k, r] of Object.entries(v as Record<string, Record<string, unknown>>)) {
+      if (!('ratio' in r)) continue;
+      lines.push(
+        `${s} ${k}: ours ${fmt(r.ours, 3)} / PyTorch ${fmt(r.peer, 3)} ${String(r.unit ?? '')}, ${fmt(r.ratio, 2)}x`,
+      );
     }
   }
   writeFileSync(
