@@ -34,15 +34,15 @@ export interface KernelRow {
   readonly shaders: readonly string[];
 }
 
-/** One shape class of one op, as `pick()` sees it. */
+/** One shape class of one op, as `pick()` sees it (kernelProblem() builds one). */
 export interface KernelProblem<R extends KernelRow> {
   /** The op and its shape class, e.g. `conv.y k3x3 s1x1 p1x1 g1 c64>64 i32x32 n16`. */
   readonly key: string;
-  /** The rows that fit this problem on this adapter, in table order (before any restriction). */
-  readonly rows: readonly R[];
-  /** Every row name of the problem's table (a restriction applies to the tables it names). */
-  readonly table: readonly string[];
-  /** Enqueues one run of `row` on synthetic inputs of the problem's shapes, then frees them. */
+  /** Every row of the problem's table, in this adapter's order (the choice before tuning). */
+  readonly table: readonly R[];
+  /** Whether `row` runs this problem on this adapter (its features and limits). */
+  fits(row: R): boolean;
+  /** Enqueues one run of `row` on synthetic inputs of the problem's shapes. */
   bench(row: R): void;
   /** The same on one image (one matrix) of the batch, where it has more: a cheap first cut. */
   benchSmall?(row: R): void;
@@ -68,23 +68,28 @@ export interface KernelSettings {
   log: (line: string) => void;
 }
 
-/** Every row of every kernel table (the tables register theirs), to check restrictions. */
-const KNOWN_ROWS = new Set<string>();
+/** Every row of every kernel table (the tables register theirs): restrictions name them. */
+const KNOWN_ROWS = new Map<string, KernelRow>();
 
-/** Adds a table's rows to the names a restriction may use. */
-export function registerRows(names: readonly string[]): void {
-  for (const n of names) KNOWN_ROWS.add(n);
+/** Adds a table's rows to those a restriction may name and a failed shader drops. */
+export function registerRows(rows: readonly KernelRow[]): void {
+  for (const r of rows) KNOWN_ROWS.set(r.name, r);
 }
 
 /** Throws for a name that is neither a row nor a family of rows (a typo in PFGMPP_KERNELS). */
 function checkRowNames(names: readonly string[]): void {
-  const known = [...KNOWN_ROWS];
+  const known = [...KNOWN_ROWS.keys()];
   const unknown = names.filter((w) => !known.some((n) => KernelChoices.matches(n, w)));
   if (unknown.length) {
     throw new GpuError(
       `unknown kernel row ${unknown.join(', ')} (PFGMPP_KERNELS or restrict()); the rows: ${known.join(', ')}`,
     );
   }
+}
+
+/** A table's rows with their shaders, for the op table (registry.ts). */
+export function describeRows(rows: readonly KernelRow[], where: string): string {
+  return `${rows.map((r) => `${r.name} (${r.shaders.join(', ')})`).join(', ')}, chosen per adapter (${where})`;
 }
 
 let defaults: () => KernelSettings = () => ({
@@ -97,10 +102,6 @@ let defaults: () => KernelSettings = () => ({
 /** Sets how new devices choose kernels (the Node entry point reads the environment). */
 export function setKernelSettings(make: () => KernelSettings): void {
   defaults = make;
-}
-
-export function kernelSettings(): KernelSettings {
-  return defaults();
 }
 
 function browserStore(): ChoiceStore | null {
@@ -132,6 +133,8 @@ function shaderHash(): string {
   return h.toString(16).padStart(8, '0');
 }
 
+let kernelsVersion: string | undefined;
+
 export interface Identity {
   vendor: string;
   architecture: string;
@@ -162,11 +165,8 @@ export interface TuneResult {
   timings: RowTiming[];
 }
 
-/**
- * Synthetic inputs made on first use and kept until release(): the benches of a problem time
- * the kernels, not the drawing of their inputs.
- */
-export function benchInputs<T extends { dispose(): void }>(make: () => T[]) {
+/** Synthetic inputs made on first use and kept until release(). */
+function benchInputs<T extends { dispose(): void }>(make: () => T[]) {
   let made: T[] | null = null;
   return {
     get: (): T[] => {
@@ -176,6 +176,43 @@ export function benchInputs<T extends { dispose(): void }>(make: () => T[]) {
     release: (): void => {
       for (const t of made ?? []) t.dispose();
       made = null;
+    },
+  };
+}
+
+/**
+ * A problem of `table` whose benches run `run` on synthetic inputs of its `shape` (and, where
+ * `one` gives a smaller shape, one image or matrix of it for the first cut), made once by
+ * `inputs` so that the timings measure the kernels, not the drawing of their inputs.
+ */
+export function kernelProblem<R extends KernelRow, S, T extends { dispose(): void }>(p: {
+  key: string;
+  table: readonly R[];
+  fits: (row: R) => boolean;
+  shape: S;
+  /** The shape of one image of the batch; null where the batch is 1. */
+  one: (() => S) | null;
+  inputs: (shape: S) => T[];
+  run: (row: R, shape: S, inputs: T[]) => void;
+}): KernelProblem<R> {
+  const sized = (shape: S) => ({ shape, inputs: benchInputs(() => p.inputs(shape)) });
+  const full = sized(p.shape);
+  const one = p.one;
+  let small: ReturnType<typeof sized> | null = null;
+  return {
+    key: p.key,
+    table: p.table,
+    fits: p.fits,
+    bench: (row) => p.run(row, full.shape, full.inputs.get()),
+    ...(one && {
+      benchSmall: (row: R) => {
+        small ??= sized(one());
+        p.run(row, small.shape, small.inputs.get());
+      },
+    }),
+    release: () => {
+      full.inputs.release();
+      small?.inputs.release();
     },
   };
 }
@@ -194,43 +231,43 @@ export class KernelChoices {
   private readonly pinned = new Map<string, string>();
   private readonly chosen = new Map<string, string>();
   private readonly pending = new Map<string, KernelProblem<KernelRow>>();
-  /** Rows that failed to compile on this adapter: never offered again. */
+  /** Rows that failed on this adapter: never offered again. */
   private readonly broken = new Map<string, string>();
   /** Every key picked in this process and the row that ran it. */
   private readonly used = new Map<string, string>();
-  /** The problem of every key picked in this process. */
-  private readonly seen = new Map<string, KernelProblem<KernelRow>>();
   private readonly warned = new Set<string>();
   private loaded = false;
-  private allowed: readonly string[] | null;
+  private allowed: readonly string[] | null = null;
   /** What the cache file is keyed by: this adapter and the kernels' version. */
   readonly identity: Readonly<Identity>;
-  private readonly file: string;
+  /** The cache file's name (for messages and tests). */
+  readonly cacheName: string;
 
   constructor(
     private readonly host: {
       adapterInfo: GPUAdapterInfo;
+      /** Submits the queued work, awaits it, and throws for a pipeline that failed. */
       sync(): Promise<void>;
-      checkPipelines(): Promise<void>;
-      timeGpu?(run: () => void): Promise<number>;
+      /** Milliseconds of the work `run` enqueues (GPU timestamps, or the wall clock). */
+      timeGpu(run: () => void): Promise<number>;
     },
-    private readonly settings: KernelSettings = kernelSettings(),
+    private readonly settings: KernelSettings = defaults(),
   ) {
-    if (settings.rows) checkRowNames(settings.rows);
-    this.allowed = settings.rows;
+    this.restrict(settings.rows);
     const info = host.adapterInfo;
+    kernelsVersion ??= `${KERNEL_TABLE_VERSION}-${shaderHash()}`;
     this.identity = {
       vendor: info.vendor ?? '',
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
-      kernels: `${KERNEL_TABLE_VERSION}-${shaderHash()}`,
+      kernels: kernelsVersion,
     };
     const slug = `${this.identity.vendor}-${this.identity.architecture}-${this.identity.device}`
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '');
-    this.file = `kernels-${slug || 'adapter'}.json`;
+    this.cacheName = `kernels-${slug || 'adapter'}.json`;
   }
 
   /** Whether tune() measures (false: untuned problems keep the first row that fits). */
@@ -244,26 +281,34 @@ export class KernelChoices {
     this.allowed = rows && rows.length ? [...rows] : null;
   }
 
-  get restriction(): readonly string[] | null {
-    return this.allowed;
-  }
-
   static matches(name: string, wanted: string): boolean {
     return name === wanted || name.startsWith(`${wanted}_`);
   }
 
+  /** Whether the restriction names a row of `problem`'s table (else it leaves the table alone). */
+  private restricts(problem: KernelProblem<KernelRow>): boolean {
+    const a = this.allowed;
+    return !!a?.some((w) => problem.table.some((r) => KernelChoices.matches(r.name, w)));
+  }
+
+  /** Whether `row` may run `problem`: it works here, the restriction allows it, and it fits. */
+  private usable<R extends KernelRow>(problem: KernelProblem<R>, row: R): boolean {
+    if (this.broken.has(row.name) || !problem.fits(row)) return false;
+    const a = this.allowed;
+    return !a || !this.restricts(problem) || a.some((w) => KernelChoices.matches(row.name, w));
+  }
+
   /**
-   * The rows of `problem` that the restriction allows and that compile here; under a
+   * The rows of `problem` that the restriction allows, that work here and that fit; under a
    * restriction in the order it names them (`conv_tiled,conv_rows_plain`: the tiled rows first,
    * the plain one where they do not fit), else in table order.
    */
   private available<R extends KernelRow>(problem: KernelProblem<R>): R[] {
-    const ok = problem.rows.filter((r) => !this.broken.has(r.name));
+    const ok = problem.table.filter((r) => this.usable(problem, r));
     const a = this.allowed;
-    if (!a?.some((w) => problem.table.some((n) => KernelChoices.matches(n, w)))) return ok;
+    if (!a || !this.restricts(problem)) return ok;
     const rank = (r: R) => a.findIndex((w) => KernelChoices.matches(r.name, w));
     return ok
-      .filter((r) => rank(r) >= 0)
       .map((r, i) => ({ r, i, k: rank(r) }))
       .sort((x, y) => x.k - y.k || x.i - y.i)
       .map((e) => e.r);
@@ -277,22 +322,25 @@ export class KernelChoices {
     for (const [k, v] of Object.entries(choices)) this.pinned.set(k, v);
   }
 
+  /** Marks a row as failed on this adapter, with one line naming it and the message. */
+  private drop(name: string, message: string): void {
+    this.broken.set(name, message);
+    this.settings.log(
+      `kernels: row ${name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
+    );
+  }
+
   /**
-   * Drops, for this adapter, every row of the problems seen so far that uses shaders/`file`
-   * (one whose pipelines failed to compile), with one line naming them and the compiler's
-   * message. Returns whether any row was dropped.
+   * Drops, for this adapter, every row that uses shaders/`file` (one whose pipelines failed to
+   * compile), with one line naming each and the compiler's message. Returns whether any row was
+   * dropped.
    */
   dropShader(file: string, message: string): boolean {
-    const rows = new Map<string, KernelRow>();
-    for (const p of this.seen.values()) for (const r of p.rows) rows.set(r.name, r);
     let dropped = false;
-    for (const r of rows.values()) {
+    for (const r of KNOWN_ROWS.values()) {
       if (this.broken.has(r.name) || !r.shaders.includes(file)) continue;
-      this.broken.set(r.name, message);
+      this.drop(r.name, message);
       dropped = true;
-      this.settings.log(
-        `kernels: row ${r.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
-      );
     }
     if (dropped)
       for (const [key, row] of this.chosen) if (this.broken.has(row)) this.chosen.delete(key);
@@ -321,35 +369,41 @@ export class KernelChoices {
     return this.pending.size;
   }
 
-  /** The row that runs `problem` (see the module comment for the order). */
+  /**
+   * The row that runs `problem` (see the module comment for the order). Called for every
+   * convolution and matmul: a pinned or chosen row is checked alone, the other rows only
+   * when it cannot run the problem.
+   */
   pick<R extends KernelRow>(problem: KernelProblem<R>): R {
     this.load();
-    const rows = this.available(problem);
-    if (rows.length === 0) {
-      const why = this.allowed
-        ? `the allowed rows (${this.allowed.join(', ')})`
-        : 'the rows that compile on this adapter';
-      throw new GpuError(
-        `no kernel row among ${why} fits ${problem.key}; rows that fit: ${problem.rows.map((r) => r.name).join(', ') || 'none'}`,
-      );
-    }
-    const pinned = this.pinned.get(problem.key);
-    const want = pinned ?? this.chosen.get(problem.key);
-    let row = want === undefined ? undefined : rows.find((r) => r.name === want);
-    if (!row && pinned !== undefined && !this.warned.has(problem.key)) {
-      this.warned.add(problem.key);
-      this.settings.log(
-        `kernels: the recorded row ${pinned} for ${problem.key} is not available here; using ${rows[0]?.name} (results may differ in the last bits)`,
-      );
-    }
+    const key = problem.key;
+    const pinned = this.pinned.get(key);
+    const want = pinned ?? this.chosen.get(key);
+    let row = want === undefined ? undefined : problem.table.find((r) => r.name === want);
+    if (row && !this.usable(problem, row)) row = undefined;
     if (!row) {
+      const rows = this.available(problem);
+      if (rows.length === 0) {
+        const why = this.allowed
+          ? `the allowed rows (${this.allowed.join(', ')})`
+          : 'the rows that compile on this adapter';
+        const fit = problem.table.filter((r) => problem.fits(r)).map((r) => r.name);
+        throw new GpuError(
+          `no kernel row among ${why} fits ${key}; rows that fit: ${fit.join(', ') || 'none'}`,
+        );
+      }
+      if (pinned !== undefined && !this.warned.has(key)) {
+        this.warned.add(key);
+        this.settings.log(
+          `kernels: the recorded row ${pinned} for ${key} is not available here; using ${rows[0]?.name} (results may differ in the last bits)`,
+        );
+      }
       row = rows[0] as R;
-      if (rows.length > 1 && !this.pinned.has(problem.key)) {
-        this.pending.set(problem.key, problem as unknown as KernelProblem<KernelRow>);
+      if (rows.length > 1 && pinned === undefined) {
+        this.pending.set(key, problem as unknown as KernelProblem<KernelRow>);
       }
     }
-    this.used.set(problem.key, row.name);
-    this.seen.set(problem.key, problem as unknown as KernelProblem<KernelRow>);
+    this.used.set(key, row.name);
     return row;
   }
 
@@ -365,8 +419,6 @@ export class KernelChoices {
       return [];
     }
     if (this.pending.size === 0) return [];
-    // The caller's queued work goes first: a row that fails to compile drops the open batch.
-    await this.host.sync();
     const results: TuneResult[] = [];
     for (const [key, problem] of [...this.pending]) {
       this.pending.delete(key);
@@ -461,15 +513,11 @@ export class KernelChoices {
   ): Promise<number | null> {
     try {
       compile();
-      await this.host.checkPipelines();
       await this.host.sync();
       return await timed();
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      this.broken.set(row.name, message);
-      this.settings.log(
-        `kernels: row ${row.name} failed on this adapter and is dropped: ${message.split('\n').slice(0, 3).join(' ')}`,
-      );
+      this.drop(row.name, message);
       timings.push({ row: row.name, ms: Number.NaN, error: message });
       return null;
     }
@@ -483,15 +531,7 @@ export class KernelChoices {
     let best = Number.POSITIVE_INFINITY;
     let spent = 0;
     for (let i = 0; i < most && (i < 3 || spent < 20); i++) {
-      let ms: number;
-      if (this.host.timeGpu) {
-        ms = await this.host.timeGpu(run);
-      } else {
-        const t0 = performance.now();
-        run();
-        await this.host.sync();
-        ms = performance.now() - t0;
-      }
+      const ms = await this.host.timeGpu(run);
       // Timestamps may be quantized to 0 for short kernels: keep a floor, so ratios stay finite.
       best = Math.min(best, Math.max(ms, 1e-3));
       spent += ms;
@@ -507,12 +547,12 @@ export class KernelChoices {
     if (!store) return;
     let text: string | null;
     try {
-      text = store.read(this.file);
+      text = store.read(this.cacheName);
     } catch {
       text = null;
     }
     if (text === null) return;
-    const where = store.where(this.file);
+    const where = store.where(this.cacheName);
     let parsed: CacheFile;
     try {
       parsed = JSON.parse(text) as CacheFile;
@@ -554,16 +594,11 @@ export class KernelChoices {
       choices: Object.fromEntries([...this.chosen].sort(([a], [b]) => a.localeCompare(b))),
     };
     try {
-      store.write(this.file, `${JSON.stringify(file, null, 1)}\n`);
+      store.write(this.cacheName, `${JSON.stringify(file, null, 1)}\n`);
     } catch (e) {
       this.settings.log(
-        `kernels: could not write ${store.where(this.file)} (${e instanceof Error ? e.message : String(e)}); choices kept for this process only`,
+        `kernels: could not write ${store.where(this.cacheName)} (${e instanceof Error ? e.message : String(e)}); choices kept for this process only`,
       );
     }
-  }
-
-  /** The cache file's name (for messages and tests). */
-  get cacheName(): string {
-    return this.file;
   }
 }

@@ -119,8 +119,7 @@ export class Gpu {
     this.kernels = new KernelChoices({
       adapterInfo,
       sync: () => this.sync(),
-      checkPipelines: () => this.checkPipelines(),
-      timeGpu: device.features.has('timestamp-query') ? (run) => this.timeGpu(run) : undefined,
+      timeGpu: (run) => this.timeGpu(run),
     });
     void device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -137,21 +136,28 @@ export class Gpu {
    * for CPUs go first in the kernel tables there.
    */
   get isSoftware(): boolean {
-    const info = this.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-    return (
-      info.isFallbackAdapter === true ||
-      info.architecture === 'software' ||
-      /llvmpipe|lavapipe|swiftshader|microsoft basic render/i.test(
-        `${info.vendor} ${info.device} ${info.description}`,
-      )
-    );
+    if (this.software === undefined) {
+      const info = this.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+      this.software =
+        info.isFallbackAdapter === true ||
+        info.architecture === 'software' ||
+        /llvmpipe|lavapipe|swiftshader|microsoft basic render/i.test(
+          `${info.vendor} ${info.device} ${info.description}`,
+        );
+    }
+    return this.software;
   }
 
-  /** GPU milliseconds of the dispatches `run` enqueues (timestamp queries; see startProfile). */
+  private software: boolean | undefined;
+
+  /**
+   * Milliseconds of the dispatches `run` enqueues: GPU time from timestamp queries (see
+   * startProfile) where the adapter has them and no profile of the caller's is running, else
+   * the wall clock around a sync.
+   */
   async timeGpu(run: () => void): Promise<number> {
     await this.sync();
-    if (this.profiler) {
-      // A profile of the caller's is running: leave it alone and take the wall clock.
+    if (this.profiler || !this.device.features.has('timestamp-query')) {
       const t0 = performance.now();
       run();
       await this.sync();

@@ -26,12 +26,10 @@ export {
   type RowTiming,
   describeTiming,
   type TuneResult,
-  kernelSettings,
-  parseRowList,
   registerRows,
   setKernelSettings,
 } from './choice.ts';
-export { CONV_ROWS, convProblem, rowsFitting } from './ops/conv/table.ts';
+export { CONV_ROWS, convProblem } from './ops/conv/table.ts';
 export { convGeometry, type ConvGeometry } from './ops/conv/geometry.ts';
 export type { ConvRow } from './ops/conv/row.ts';
 export { MATMUL_ROWS, matmulProblem, runMatmul } from './ops/matmul/table.ts';

@@ -38,7 +38,7 @@ function pauseHost(ms: number): Promise<void> {
  * 64 us by default on some drivers, which reads short kernels as 0 when tuning), and
  * PFGMPP_DAWN_FLAGS last, so they win.
  */
-export function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   const flags = ['disable-dawn-features=timestamp_quantization'];
   const adapter = env.PFGMPP_ADAPTER?.trim();
   if (adapter) flags.push(`adapter=${adapter}`);
@@ -52,7 +52,7 @@ setGpuProvider(() => {
 }, pauseHost);
 
 /** Tuned kernel choices as files in `dir` (written to a temporary name, then renamed). */
-export function folderStore(dir: string): ChoiceStore {
+function folderStore(dir: string): ChoiceStore {
   return {
     read(name) {
       try {

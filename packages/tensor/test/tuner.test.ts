@@ -38,6 +38,13 @@ const busy = (ms: number) => {
   }
 };
 
+/** The host's timing: the wall clock around the fake rows' busy loops. */
+async function wallClock(run: () => void): Promise<number> {
+  const t0 = performance.now();
+  run();
+  return performance.now() - t0;
+}
+
 function memoryStore(): ChoiceStore & { files: Map<string, string> } {
   const files = new Map<string, string>();
   return {
@@ -52,7 +59,7 @@ function choices(settings: Partial<KernelSettings> = {}) {
   const lines: string[] = [];
   const store = memoryStore();
   const info = { vendor: 'v', architecture: 'a', device: 'd', description: 'x' } as GPUAdapterInfo;
-  const host = { adapterInfo: info, sync: async () => {}, checkPipelines: async () => {} };
+  const host = { adapterInfo: info, sync: async () => {}, timeGpu: wallClock };
   const k = new KernelChoices(host, {
     rows: null,
     tune: true,
@@ -63,16 +70,17 @@ function choices(settings: Partial<KernelSettings> = {}) {
   return { k, lines, store };
 }
 
-function problem(key: string, rows: FakeRow[], table = rows): KernelProblem<FakeRow> {
-  return { key, rows, table: table.map((r) => r.name), bench: (r) => busy(r.ms) };
+/** A problem of `table` that the rows `fitting` fit. */
+function problem(key: string, fitting: FakeRow[], table = fitting): KernelProblem<FakeRow> {
+  return { key, table, fits: (r) => fitting.includes(r), bench: (r) => busy(r.ms) };
 }
-
-// The fake tables' rows, so restrictions may name them.
-registerRows(['fast_one', 'slow_one', 'matmul_x', 'broken_row']);
 
 describe('kernel choices (no GPU)', () => {
   const fast = row('fast_one', 1);
   const slow = row('slow_one', 8);
+  const broken = row('broken_row', 1, ['broken.wgsl']);
+  // The fake tables' rows, so restrictions may name them and a failed shader drops them.
+  registerRows([fast, slow, row('matmul_x', 1), broken]);
 
   it('a restriction naming no row (a typo) is an error listing the rows', () => {
     expect(() => choices({ rows: ['fast_one', 'conv_tilde'] })).toThrow(
@@ -108,7 +116,7 @@ describe('kernel choices (no GPU)', () => {
           description: 'x',
         } as GPUAdapterInfo,
         sync: async () => {},
-        checkPipelines: async () => {},
+        timeGpu: wallClock,
       },
       { rows: null, tune: true, store, log: (l) => lines.push(l) },
     );
@@ -147,8 +155,8 @@ describe('kernel choices (no GPU)', () => {
     let runs = 0;
     const p: KernelProblem<FakeRow> = {
       key: 'p',
-      rows: [fast, slow],
-      table: ['fast_one', 'slow_one'],
+      table: [fast, slow],
+      fits: () => true,
       bench: (r) => {
         if (r === slow) runs++;
         busy(r.ms);
@@ -165,8 +173,8 @@ describe('kernel choices (no GPU)', () => {
     let fullSlowRuns = 0;
     const p: KernelProblem<FakeRow> = {
       key: 'batched',
-      rows: [fast, mid, slow],
-      table: ['fast_one', 'mid_one', 'slow_one'],
+      table: [fast, mid, slow],
+      fits: () => true,
       bench: (r) => {
         if (r === slow) fullSlowRuns++;
         busy(4 * r.ms);
@@ -183,7 +191,6 @@ describe('kernel choices (no GPU)', () => {
 
   it('a row whose shader fails to compile is dropped with one line naming it', async () => {
     const { k, lines } = choices();
-    const broken = row('broken_row', 1, ['broken.wgsl']);
     const p = problem('p', [broken, fast]);
     expect(k.pick(p).name).toBe('broken_row');
     expect(
@@ -226,10 +233,11 @@ describe.skipIf(GPU_SKIP_REASON)('kernel choices on the GPU', () => {
     { name: 'planted_broken', shaders: ['planted_broken.wgsl'] },
     { name: 'planted_ok', shaders: ['planted_ok.wgsl'] },
   ];
+  registerRows(rows);
   const planted = (gpu: Gpu, out: Tensor): KernelProblem<KernelRow> => ({
     key: 'planted 4',
-    rows,
-    table: rows.map((r) => r.name),
+    table: rows,
+    fits: () => true,
     bench: (r) => gpu.dispatch(fill(r.name === 'planted_broken'), {}, [out.buffer], null, 1),
   });
 

@@ -3,7 +3,7 @@
  * device's kernel choices pick (choice.ts). Table order is the choice before tuning: on CPU
  * rasterizers the subgroup kernels shaped for them first, on GPUs the workgroup-tiled rows.
  */
-import { benchInputs, type KernelProblem, registerRows } from '../../choice.ts';
+import { describeRows, type KernelProblem, kernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import type { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -35,8 +35,7 @@ export const CONV_ROWS: readonly ConvRow[] = [
   ...CONV_TILED_ROWS,
 ];
 
-const CONV_NAMES = CONV_ROWS.map((r) => r.name);
-registerRows(CONV_NAMES);
+registerRows(CONV_ROWS);
 
 /** On GPUs: the special-shape and tiled rows, then the rest. */
 const GPU_ORDER: readonly ConvRow[] = [
@@ -45,16 +44,7 @@ const GPU_ORDER: readonly ConvRow[] = [
   ...CONV_ROWS.filter((r) => r !== resample2x2Row && !CONV_TILED_ROWS.includes(r)),
 ];
 
-function ordered(gpu: Gpu): readonly ConvRow[] {
-  return gpu.isSoftware ? CONV_ROWS : GPU_ORDER;
-}
-
 type Pass = 'y' | 'dx' | 'dw';
-
-/** The rows whose pass `pass` fits `g` on `gpu`, in the adapter's order. */
-export function rowsFitting(pass: Pass, g: ConvGeometry, gpu: Gpu): ConvRow[] {
-  return ordered(gpu).filter((r) => r[pass]?.fits(g, gpu));
-}
 
 const rnd = (shape: number[], seed: number) => randn(shape, { seed });
 
@@ -84,22 +74,17 @@ function benchPass(pass: Pass, g: ConvGeometry, row: ConvRow, inputs: Tensor[]):
   }
 }
 
-/** The tuning problem of one pass of geometry g. */
+/** One pass of geometry g as the kernel choices see it (its key, rows and benches). */
 export function convProblem(pass: Pass, g: ConvGeometry, gpu: Gpu): KernelProblem<ConvRow> {
-  const one = { ...g, N: 1 };
-  const full = benchInputs(() => inputsOf(pass, g));
-  const small = benchInputs(() => inputsOf(pass, one));
-  return {
+  return kernelProblem({
     key: convKey(pass, g),
-    rows: rowsFitting(pass, g, gpu),
-    table: CONV_NAMES,
-    bench: (row) => benchPass(pass, g, row, full.get()),
-    ...(g.N > 1 && { benchSmall: (row: ConvRow) => benchPass(pass, one, row, small.get()) }),
-    release: () => {
-      full.release();
-      small.release();
-    },
-  };
+    table: gpu.isSoftware ? CONV_ROWS : GPU_ORDER,
+    fits: (row) => row[pass]?.fits(g, gpu) ?? false,
+    shape: g,
+    one: g.N > 1 ? () => ({ ...g, N: 1 }) : null,
+    inputs: (shape) => inputsOf(pass, shape),
+    run: (row, shape, inputs) => benchPass(pass, shape, row, inputs),
+  });
 }
 
 /** Pass y through the chosen row (its output without the epilogue where the row lacks it). */
@@ -121,6 +106,8 @@ export function weightGradPass(g: ConvGeometry, a: WeightGradArgs): WeightGrad {
 
 /** The rows that have pass `pass`, with their shaders, for the op table (registry.ts). */
 export function describeConvRows(pass: Pass): string {
-  const rows = CONV_ROWS.filter((r) => r[pass]);
-  return `${rows.map((r) => `${r.name} (${r.shaders.join(', ')})`).join(', ')}, chosen per adapter (ops/conv/table.ts)`;
+  return describeRows(
+    CONV_ROWS.filter((r) => r[pass]),
+    'ops/conv/table.ts',
+  );
 }

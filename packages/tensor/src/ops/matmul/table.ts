@@ -3,7 +3,7 @@
  * row the device's kernel choices pick (choice.ts). Table order is the choice before tuning:
  * on CPU rasterizers the subgroup row shaped for them first, on GPUs the tiled rows.
  */
-import { benchInputs, type KernelProblem, registerRows } from '../../choice.ts';
+import { describeRows, type KernelProblem, kernelProblem, registerRows } from '../../choice.ts';
 import type { Gpu } from '../../gpu.ts';
 import { Tensor } from '../../tensor.ts';
 import { randn } from '../random.ts';
@@ -17,17 +17,13 @@ export const MATMUL_ROWS: readonly MatmulRow[] = [
   ...MATMUL_TILED_ROWS,
 ];
 
-const MATMUL_NAMES = MATMUL_ROWS.map((r) => r.name);
-registerRows(MATMUL_NAMES);
+registerRows(MATMUL_ROWS);
 
+/** On GPUs: the tiled rows first. */
 const GPU_ORDER: readonly MatmulRow[] = [
   ...MATMUL_TILED_ROWS,
   ...MATMUL_ROWS.filter((r) => !MATMUL_TILED_ROWS.includes(r)),
 ];
-
-export function matmulRowsFitting(p: MatmulProblem, gpu: Gpu): MatmulRow[] {
-  return (gpu.isSoftware ? MATMUL_ROWS : GPU_ORDER).filter((r) => r.fits(p, gpu));
-}
 
 /** The elements an operand's strides reach, so a synthetic copy can be read the same way. */
 function extent(s: Strided, batch: number, rows: number, cols: number): number {
@@ -53,21 +49,17 @@ function bench(p: MatmulProblem, row: MatmulRow, operands: Tensor[]): void {
   }
 }
 
+/** A matmul as the kernel choices see it (its key, rows and benches). */
 export function matmulProblem(p: MatmulProblem, gpu: Gpu): KernelProblem<MatmulRow> {
-  const one = { ...p, batch: 1 };
-  const full = benchInputs(() => operandsOf(p));
-  const small = benchInputs(() => operandsOf(one));
-  return {
+  return kernelProblem({
     key: matmulKey(p),
-    rows: matmulRowsFitting(p, gpu),
-    table: MATMUL_NAMES,
-    bench: (row) => bench(p, row, full.get()),
-    ...(p.batch > 1 && { benchSmall: (row: MatmulRow) => bench(one, row, small.get()) }),
-    release: () => {
-      full.release();
-      small.release();
-    },
-  };
+    table: gpu.isSoftware ? MATMUL_ROWS : GPU_ORDER,
+    fits: (row) => row.fits(p, gpu),
+    shape: p,
+    one: p.batch > 1 ? () => ({ ...p, batch: 1 }) : null,
+    inputs: operandsOf,
+    run: (row, shape, operands) => bench(shape, row, operands),
+  });
 }
 
 /** c [batch, M, N] (dense) = A B through the chosen row; no autograd, M, N, K > 0. */
@@ -78,5 +70,5 @@ export function runMatmul(p: MatmulProblem, c: Tensor): void {
 
 /** The rows with their shaders, for the op table (registry.ts). */
 export function describeMatmulRows(): string {
-  return `${MATMUL_ROWS.map((r) => `${r.name} (${r.shaders.join(', ')})`).join(', ')}, chosen per adapter (ops/matmul/table.ts)`;
+  return describeRows(MATMUL_ROWS, 'ops/matmul/table.ts');
 }
