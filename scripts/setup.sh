@@ -32,3 +32,17 @@ if [ -z "${PFGMPP_SKIP_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; t
     exit 1
   fi
 fi
+
+# NumPy for the interop test (packages/io/test/npy.test.ts reads what numpy writes and back).
+# Without it that test skips, and CI counts the skip as a failure.
+if [ -z "${PFGMPP_SKIP_NUMPY:-}" ] && ! python3 -c 'import numpy' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's python3-numpy for the NumPy interop test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq python3-numpy >/dev/null
+  else
+    say "python3 with numpy is missing: the NumPy interop test will be skipped"
+    say "(Debian: apt-get install python3-numpy; CI counts that skip as a failure)."
+  fi
+fi

@@ -102,27 +102,44 @@ function batchShape(images: Tensor): number[] {
   return [images.shape[0] as number, ...images.shape.slice(1).map(() => 1)];
 }
 
+/** What a loss draws for one batch: the noise level [B, 1, ...] and the perturbation n [B, ...]. */
+export interface LossDraws {
+  sigma: Tensor;
+  noise: Tensor;
+}
+
+/** weight(sigma) of each objective: 1 / sigma^2 (VP, VE), (sigma^2 + sigma_data^2) / (sigma sigma_data)^2 (EDM). */
+export function lossWeight(kind: 'vp' | 've' | 'edm', sigma: Tensor, sigmaData = 0.5): Tensor {
+  if (kind !== 'edm') return reciprocal(square(sigma));
+  const sd2 = sigmaData * sigmaData;
+  return mul(affine(square(sigma), 1 / sd2, 1), reciprocal(square(sigma)));
+}
+
 /**
- * weight (D(y + n, sigma) - target)^2 with n from the kernel at sigma; the target is y unless
- * `targetOf` computes one from the noisy batch (without gradients).
+ * The per-element loss weight (D(y + n, sigma) - target)^2 at given draws; the target is y unless
+ * `targetOf` computes one from the noisy batch (without gradients). The losses below call it
+ * after drawing sigma and n; the oracle tests call it with the official code's recorded draws.
  */
-function weighted(
+export function lossAtDraws(
   net: LossNet,
-  batch: LossBatch,
-  sigma: Tensor,
+  batch: Omit<LossBatch, 'rng'>,
+  draws: LossDraws,
   weight: Tensor,
-  kernel: KernelConfig,
   targetOf?: (noisy: Tensor) => Tensor,
 ): Tensor {
-  const { seed } = batch.rng;
-  const n = perturbation(batch.images.shape, sigma, kernel, {
-    seed,
+  const noisy = add(batch.images, draws.noise);
+  const target = targetOf ? noGrad(() => targetOf(noisy)) : batch.images;
+  const denoised = net(noisy, draws.sigma, batch.classLabels, batch.augmentLabels);
+  return mul(weight, square(sub(denoised, target)));
+}
+
+/** The kernel's perturbation at sigma for this batch's step (streams 8 step + 2, + 3). */
+function drawsAt(batch: LossBatch, sigma: Tensor, kernel: KernelConfig): LossDraws {
+  const noise = perturbation(batch.images.shape, sigma, kernel, {
+    seed: batch.rng.seed,
     stream: streamsOf(batch.rng).kernel,
   });
-  const noisy = add(batch.images, n);
-  const target = targetOf ? noGrad(() => targetOf(noisy)) : batch.images;
-  const denoised = net(noisy, sigma, batch.classLabels, batch.augmentLabels);
-  return mul(weight, square(sub(denoised, target)));
+  return { sigma, noise };
 }
 
 /** VP (SPEC 3.1): t = 1 + u (eps_t - 1), sigma = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1), weight 1/sigma^2. */
@@ -135,7 +152,7 @@ export function vpLoss(net: LossNet, batch: LossBatch, config: Partial<VpLossCon
   });
   const t = affine(u, c.epsilon_t - 1, 1);
   const sigma = sqrt(affine(exp(add(mul(square(t), 0.5 * c.beta_d), mul(t, c.beta_min))), 1, -1));
-  return weighted(net, batch, sigma, reciprocal(square(sigma)), c);
+  return lossAtDraws(net, batch, drawsAt(batch, sigma, c), lossWeight('vp', sigma));
 }
 
 /** VE (SPEC 3.2): sigma = sigma_min (sigma_max / sigma_min)^u, weight 1/sigma^2. */
@@ -147,7 +164,7 @@ export function veLoss(net: LossNet, batch: LossBatch, config: Partial<VeLossCon
     stream: streamsOf(batch.rng).sigma,
   });
   const sigma = mul(exp(mul(u, Math.log(c.sigma_max / c.sigma_min))), c.sigma_min);
-  return weighted(net, batch, sigma, reciprocal(square(sigma)), c);
+  return lossAtDraws(net, batch, drawsAt(batch, sigma, c), lossWeight('ve', sigma));
 }
 
 /**
@@ -169,8 +186,7 @@ export function edmLoss(
   });
   let sigma = exp(affine(xi, c.P_std, c.P_mean));
   if (c.lsun) sigma = mul(sigma, LSUN_SIGMA_SCALE);
-  const sd2 = c.sigma_data * c.sigma_data;
-  const weight = mul(affine(square(sigma), 1 / sd2, 1), reciprocal(square(sigma)));
+  const weight = lossWeight('edm', sigma, c.sigma_data);
   const stfTarget = stf && ((noisy: Tensor) => stfTargets(noisy, sigma, stf.reference, c.D));
-  return weighted(net, batch, sigma, weight, c, stfTarget);
+  return lossAtDraws(net, batch, drawsAt(batch, sigma, c), weight, stfTarget);
 }

@@ -14,6 +14,7 @@ import {
 } from '@pfgmpp/tensor/node';
 import { randomRef } from '@pfgmpp/tensor/reference';
 import { expectClose, GPU_SKIP_REASON, testGpu } from '@pfgmpp/test-utils';
+import { radiusSqLaw } from './stats.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   edmLoss,
@@ -76,16 +77,35 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp on the GPU', () => {
     }
   });
 
-  it('E|n|^2 / (sigma^2 N) = D / (D - 2) over a large batch (N = 3072, D = 128)', async () => {
-    const B = 512;
-    const n = await scope(() =>
-      perturbation([B, 3, 32, 32], 0.5, { D: 128, betaClip: 1e-3 }, { seed: 1, stream: 0 }),
-    ).read();
-    let total = 0;
-    for (const v of n) total += v * v;
-    const mean = total / (0.25 * n.length);
-    // sd of v is ~0.16 at D = 128, so the batch mean has sd ~0.007.
-    expect(Math.abs(mean - 128 / 126)).toBeLessThan(0.03);
+  it('|n|^2 / (sigma^2 N) has the mean and variance of its D (N = 3072; D = 128, 2048, infinity)', async () => {
+    const B = 1024;
+    const N = 3072;
+    const sigma = 0.5;
+    for (const D of [128, 2048, Number.POSITIVE_INFINITY]) {
+      const n = await scope(() =>
+        perturbation([B, 3, 32, 32], sigma, { D, betaClip: 1e-3 }, { seed: 1, stream: 0 }),
+      ).read();
+      const v = Float64Array.from({ length: B }, (_, b) => {
+        let sq = 0;
+        for (let j = b * N; j < (b + 1) * N; j++) sq += (n[j] as number) ** 2;
+        return sq / (sigma * sigma * N);
+      });
+      const mean = v.reduce((a, x) => a + x, 0) / B;
+      const variance = v.reduce((a, x) => a + (x - mean) ** 2, 0) / (B - 1);
+      // The clip at 1e-3 never acts at N = 3072, D >= 128 (b ~ 0.96 +- 0.004 at D = 128).
+      const law = radiusSqLaw(N, D, B);
+      // Means 1.0159 / 1.0010 / 1, 4 standard errors of 0.0041 / 0.0013 / 0.0008: tells 128 apart.
+      expect(Math.abs(mean - law.mean), `D=${D} mean`).toBeLessThan(
+        4 * Math.sqrt(law.variance / B),
+      );
+      // Variances 1.73e-2 / 1.63e-3 / 6.5e-4 with standard errors of about 4.5% of each: every
+      // pair is more than 12 se apart, so a kernel that ignored D, or used a neighbouring one, fails.
+      expect(Math.abs(variance - law.variance), `D=${D} variance`).toBeLessThan(4 * law.varianceSe);
+      for (const other of [128, 2048, Number.POSITIVE_INFINITY].filter((d) => d !== D))
+        expect(Math.abs(radiusSqLaw(N, other, B).variance - law.variance)).toBeGreaterThan(
+          12 * law.varianceSe,
+        );
+    }
   });
 
   /** A one-parameter network D(x) = w x, for exact loss and gradient checks. */

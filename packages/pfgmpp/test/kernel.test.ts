@@ -14,7 +14,7 @@ import {
   radiusOverSigma,
 } from '../src/index.ts';
 import { json } from './fixtures.ts';
-import { betaCdf, ks2, ksStatistic, quantile } from './stats.ts';
+import { betaCdf, ks2, ksStatistic, quantile, radiusSqLaw } from './stats.ts';
 
 interface Cell {
   mean: number;
@@ -119,11 +119,27 @@ describe('PFGM++ prior radius (no clip)', () => {
         v[k] = s / (80 * 80 * N);
       }
       const mean = v.reduce((a, b) => a + b, 0) / count;
-      const exact = expectedRadiusSq(80, N, D) / (80 * 80 * N);
-      // Standard error of the mean of v: sd(v) / sqrt(count), sd(v) <= 0.6 here.
-      expect(Math.abs(mean - exact)).toBeLessThan((4 * 0.6) / Math.sqrt(count));
+      const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / (count - 1);
+      const law = radiusSqLaw(N, D, count);
+      expect(law.mean).toBeCloseTo(expectedRadiusSq(80, N, D) / (80 * 80 * N), 12);
+      // 4 standard errors of the mean. The mean tells D = 128 from 2048 (0.0149 apart, 6.8 se at
+      // D = 128) but not 2048 from infinity (0.00098 apart, 1 se): the variance does that below.
+      const meanSe = Math.sqrt(law.variance / count);
+      expect(Math.abs(mean - law.mean)).toBeLessThan(4 * meanSe);
+      if (D > 8) {
+        // Variance of v: 1.93e-2 (D = 128), 3.54e-3 (2048), 2.55e-3 (infinity); its standard
+        // error at 4000 draws is 2.5% / 2.3% of it, so every neighbouring D is >= 12 se away.
+        expect(Math.abs(variance - law.variance)).toBeLessThan(4 * law.varianceSe);
+        const neighbour = D === 128 ? 2048 : Number.POSITIVE_INFINITY;
+        const apart = Math.abs(radiusSqLaw(N, neighbour, count).variance - law.variance);
+        expect(apart / law.varianceSe).toBeGreaterThan(12);
+      }
+      // Against the official sampler's 200,000 draws: 4 se of the difference of two means.
       const ref = stats.prior[`D=${D},N=${N},sigma_max=80`] as Cell;
-      expect(mean / ref.mean).toBeCloseTo(1, 1);
+      const diffSe = Math.sqrt(law.variance / count + law.variance / 200_000);
+      expect(Math.abs(mean - ref.mean)).toBeLessThan(4 * diffSe);
+      // Shape against the official 25/50/75% quantiles (sampling error about 1%); telling D
+      // apart is the variance's job above.
       const q = sortedQuantiles(v);
       [2, 3, 4].forEach((i) =>
         expect(Math.abs((q[i] as number) / (ref.quantiles[i] as number) - 1)).toBeLessThan(0.03),

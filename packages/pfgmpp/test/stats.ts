@@ -86,3 +86,40 @@ export function betaCdf(x: number, a: number, b: number): number {
     ? (front * betacf(a, b, x)) / a
     : 1 - (front * betacf(b, a, 1 - x)) / b;
 }
+
+/**
+ * Law of v = |n|^2 / (sigma^2 N) for the unclipped kernel: v = (D / N) rho, rho ~ BetaPrime(N/2,
+ * D/2) (raw moments E rho^k = prod_{i=1..k} (a + i - 1) / (b - i), b > k); D = Infinity is
+ * chi^2_N / N. Returns the mean, the variance (D > 4) and the standard error of a sample
+ * variance of `count` draws, sqrt((mu4 - var^2) / count) (NaN for D <= 8: no fourth moment).
+ */
+export function radiusSqLaw(
+  N: number,
+  D: number,
+  count: number,
+): { mean: number; variance: number; varianceSe: number } {
+  let mean: number;
+  let variance: number;
+  let mu4: number;
+  if (!Number.isFinite(D)) {
+    mean = 1;
+    variance = 2 / N;
+    mu4 = (12 * N * N + 48 * N) / N ** 4;
+  } else {
+    const a = N / 2;
+    const b = D / 2;
+    if (!(b > 2)) throw new RangeError(`radiusSqLaw: the variance needs D > 4, got ${D}`);
+    const c = D / N;
+    const raw = [1, 2, 3, 4].map((k) => {
+      if (b <= k) return Number.NaN;
+      let m = 1;
+      for (let i = 1; i <= k; i++) m *= (a + i - 1) / (b - i);
+      return m * c ** k;
+    });
+    const [m1, m2, m3, m4] = raw as [number, number, number, number];
+    mean = m1;
+    variance = m2 - m1 * m1;
+    mu4 = m4 - 4 * m3 * m1 + 6 * m2 * m1 * m1 - 3 * m1 ** 4;
+  }
+  return { mean, variance, varianceSe: Math.sqrt((mu4 - variance * variance) / count) };
+}

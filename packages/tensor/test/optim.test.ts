@@ -11,7 +11,7 @@ describe.skipIf(GPU_SKIP_REASON)('optimiser kernels', () => {
     await testGpu();
   });
 
-  it('adamStep matches PyTorch-style Adam over several steps (odd size)', async () => {
+  it('adamStep equals the float64 Adam reference (adamRef) over several steps (odd size)', async () => {
     const n = 1001;
     let p: Float64Array = r32(uniformValues(n, -1, 1, 1));
     let m: Float64Array = new Float64Array(n);
