@@ -2,25 +2,28 @@
 
     python3 tools/reference/make_checkpoint_fixtures.py
 
-The official EDM / PFGM++ checkpoints are far too large to commit, so this script writes tiny
-stand-ins laid out the way torch 1.13 under Python 3.8/3.9 writes the real ones. Stub modules
-named `torch`, `torch._utils`, `torch.storage`, `torch_utils.persistence`, `training.networks`,
-`training.loss` and `torch.nn.modules.container` are registered in sys.modules, so the pickles
-name exactly the globals the real files name. Every network class is wrapped by a copy of
+Genuine PFGM++ training states written by the official code are in test/fixtures/official. The
+files here are stubs (hence `stub-` in their names) for what those do not cover: EDM snapshots
+and training states, PFGM++'s published `.pkl` layout, Adam states with moments (the genuine
+files hold a fresh one) and net/EMA/Adam values that all differ, so a reader that mixes them up
+fails. They are tiny stand-ins laid out the way torch 1.13 under Python 3.8/3.9 writes the real
+ones. Stub modules named `torch`, `torch._utils`, `torch.storage`, `torch_utils.persistence`,
+`training.networks`, `training.loss` and `torch.nn.modules.container` are registered in
+sys.modules, so the pickles name exactly the globals the real files name. Every network class is wrapped by a copy of
 torch_utils.persistence's reduce logic: an instance pickles as a call to
 `torch_utils.persistence._reconstruct_persistent_obj(meta)` with meta = {type, version,
 module_src, class_name, state}. module_src is a short stand-in that must never be run.
 
 Writes into test/fixtures/io:
-- network-snapshot-like.pkl: EDM `network-snapshot-*.pkl`: pickle.dump (protocol 4) of
+- stub-network-snapshot.pkl: EDM `network-snapshot-*.pkl`: pickle.dump (protocol 4) of
   {ema, loss_fn, augment_pipe: None, dataset_kwargs}; storages as torch.storage._load_from_bytes
   blobs (legacy serialization of one storage each), on the CPU, eval mode.
-- training-state-like.pt: PFGM++ `training-state-*.pt`: torch.save zip of {optimizer_state, step,
+- stub-training-state.pt: PFGM++ `training-state-*.pt`: torch.save zip of {optimizer_state, step,
   ema, net}; records 64-byte aligned with 'FB' extra fields, data descriptors and zip64 end
   records as torch's writer makes them; storages on cuda:0 (Adam's `step` tensors on the CPU).
-- edm-training-state-like.pt: EDM `training-state-*.pt`: torch.save of {net, optimizer_state}
+- stub-edm-training-state.pt: EDM `training-state-*.pt`: torch.save of {net, optimizer_state}
   (the step comes from the file name).
-- training-state-like.pkl: a PFGM++ published `.pkl` (pickle.dump of the training-state dict).
+- stub-training-state.pkl: a PFGM++ published `.pkl` (pickle.dump of the training-state dict).
 - checkpoint_expected.json: what a reader must find in each file: tensor names, shapes and value
   seeds in state-dict order, Adam entries, `_init_kwargs`, class names and steps.
 Tensor values are value(seed, i) = ((i * 7 + seed * 13) % 29 - 14) / 16 over the flattened
@@ -481,23 +484,23 @@ def main():
     dataset_kwargs = {'class_name': 'training.dataset.ImageFolderDataset', 'path': 'datasets/tiny-4x4.zip',
                       'use_labels': False, 'xflip': False, 'cache': True, 'resolution': 4, 'max_size': 1000}
     snapshot = dict(ema=ema, loss_fn=loss_fn, augment_pipe=None, dataset_kwargs=dataset_kwargs)
-    write('network-snapshot-like.pkl', pickle.dumps(snapshot, protocol=4))
-    expected['files']['network-snapshot-like.pkl'] = {
+    write('stub-network-snapshot.pkl', pickle.dumps(snapshot, protocol=4))
+    expected['files']['stub-network-snapshot.pkl'] = {
         'format': 'network-snapshot', 'className': 'EDMPrecond', 'initKwargs': ema._init_kwargs,
         'datasetKwargs': dataset_kwargs, 'ema': listing(ema)}
 
     Build.seed, Build.location = 200, 'cuda:0'
     net = build_net({**DDPMPP, 'num_blocks': 0, **interface}, training=True)
     opt, opt_expected = adam_state(net, 40.0, 2e-6, newer_torch=True)
-    write('edm-training-state-like.pt', torch_zip(dict(net=net, optimizer_state=opt), 'training-state-000020'))
-    expected['files']['edm-training-state-like.pt'] = {
+    write('stub-edm-training-state.pt', torch_zip(dict(net=net, optimizer_state=opt), 'training-state-000020'))
+    expected['files']['stub-edm-training-state.pt'] = {
         'format': 'training-state', 'className': 'EDMPrecond', 'initKwargs': net._init_kwargs,
         'net': listing(net), 'optimizer': {**opt_expected, 'param_groups': opt['param_groups']}}
 
     # PFGM++ training state: {optimizer_state, step, ema, net}, saved from the GPU. map_augment never
     # gets a gradient without augment labels, so Adam has no entry for it.
     pfgmpp = {**NCSNPP, 'pfgmpp': True, 'D': 128, **interface}
-    for name, pkl, extra in [('training-state-like.pt', False, {}), ('training-state-like.pkl', True, {'pfgm': False})]:
+    for name, pkl, extra in [('stub-training-state.pt', False, {}), ('stub-training-state.pkl', True, {'pfgm': False})]:
         Build.seed, Build.location = 300 if not pkl else 500, 'cuda:0'
         net = build_net({**pfgmpp, **extra}, training=True)
         ema = build_net({**pfgmpp, **extra}, training=False)

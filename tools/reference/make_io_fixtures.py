@@ -17,7 +17,7 @@ dataset_tool/, kernel_stats.npz, fid/). Writes into test/fixtures/io. Copies:
 Makes (torch-free; torch module names are stubs so the pickles name the real globals):
 - numpy_*.npz / *.npy and numpy_expected.json: NumPy-written arrays of every dtype and layout;
 - pickle_p{0..5}.pkl: one Python object pickled with each protocol;
-- torch_zip.pt, torch_zip_big.pt, torch_legacy.pt, edm_like.pkl and torch_expected.npz: tensors
+- torch_zip.pt, torch_zip_big.pt, torch_legacy.pt, stub-persistent-modules.pkl and torch_expected.npz: tensors
   with offsets, strides, shared storages, 0-d and empty shapes, several storage types.
 """
 
@@ -366,7 +366,7 @@ def torch_files():
     snapshot = {'ema': net, 'loss_fn': None, 'augment_pipe': None, 'dataset_kwargs': {'xflip': False}}
     f = io.BytesIO()
     StoragePickler(f, legacy=False, protocol=4).dump(snapshot)
-    write('edm_like.pkl', f.getvalue())
+    write('stub-persistent-modules.pkl', f.getvalue())
 
     arrays = {}
     for k, v in expected.items():

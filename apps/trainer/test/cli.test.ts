@@ -7,6 +7,13 @@ import { encodePng, readZipEntries } from '@pfgmpp/io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatOptions, parseOptions, UsageError } from '../src/cli.ts';
 import { COMMANDS } from '../src/main.ts';
+import {
+  OFFICIAL_INDEX,
+  OFFICIAL_NAMES,
+  type OfficialEntry,
+  officialFile,
+  reference,
+} from './official.ts';
 import { cli } from './run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -220,25 +227,47 @@ describe('pfgmpp CLI', () => {
 describe('pfgmpp inspect', () => {
   const fixture = (name: string) => join(ROOT, 'test/fixtures/io', name);
 
-  it('summarises an official-style PFGM++ training state as text and JSON', async () => {
-    const file = fixture('training-state-like.pt');
-    const r = await cli('inspect', file);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/format\s+training-state \(torch-zip\)/);
-    expect(r.out).toMatch(/network\s+EDMPrecond/);
-    expect(r.out).toMatch(/D\s+128/);
-    expect(r.out).toMatch(/EMA, Adam state/);
-    const j = await cli('inspect', file, '--json');
-    const s = JSON.parse(j.out);
-    expect(s).toMatchObject({
-      format: 'training-state',
-      D: 128,
-      resolution: 4,
-      channels: 1,
-      hasEma: true,
-      hasOptimizer: true,
-    });
-    expect(s.values).toBeGreaterThan(0);
+  it('summarises the official PFGM++ training states: network, D, architecture, counts, step', async () => {
+    for (const name of OFFICIAL_NAMES) {
+      const entry = OFFICIAL_INDEX[name] as OfficialEntry;
+      const { config, weights } = reference(name);
+      const kw = config.constructor_kwargs;
+      const j = await cli('inspect', officialFile(name), '--json');
+      expect(j.code, name).toBe(0);
+      const s = JSON.parse(j.out);
+      expect(s.initKwargs, name).toEqual(kw);
+      expect(s, name).toMatchObject({
+        file: officialFile(name),
+        format: 'training-state',
+        container: 'torch-zip',
+        className: entry.precond,
+        resolution: kw.img_resolution,
+        channels: kw.img_channels,
+        labelDim: kw.label_dim,
+        // EDMPrecond stores D; VEPrecond ignores the pfgmpp/D keywords PFGM++'s training loop
+        // passes every network, so the file's D is its keywords' (the index gives attributes).
+        D: entry.D ?? (kw.pfgmpp === true ? kw.D : null),
+        // The EMA network's tensors: every parameter and buffer of the official state dict.
+        tensors: weights.size,
+        values: entry.param_count + config.buffer_count,
+        hasEma: true,
+        hasOptimizer: true,
+        step: 123456,
+        kimg: 123,
+      });
+    }
+    const text = await cli('inspect', officialFile('edm_adm_rand'));
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/format\s+training-state \(torch-zip\)\n/);
+    expect(text.out).toMatch(/network\s+EDMPrecond\n/);
+    expect(text.out).toMatch(/labels\s+10\n/);
+    expect(text.out).toMatch(/D\s+128\n/);
+    expect(text.out).toMatch(/EMA, Adam state\n/);
+    expect(text.out).toMatch(/step\s+123456 images \(123 kimg\)\n/);
+    expect(text.out).toMatch(/"model_type":"DhariwalUNet"/);
+    const vp = await cli('inspect', officialFile('vp_ddpmpp_uncond'));
+    expect(vp.out).toMatch(/network\s+VPPrecond\n/);
+    expect(vp.out).toMatch(/D\s+- \(diffusion, or not recorded\)\n/);
   });
 
   it('reads a plain torch.save(state_dict) file and counts its values', async () => {

@@ -13,6 +13,7 @@ import { getDevice } from '@pfgmpp/tensor/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planTraining } from '../src/commands/train.ts';
+import { GATE_SAMPLES, GATE_STEPS, QUALITY_FLOORS } from '../src/quality/floors.ts';
 import { train } from '../src/training/loop.ts';
 import { cli } from './run-cli.ts';
 
@@ -400,6 +401,9 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
 
   it('the demo runs end to end on a reduced budget', async () => {
     const out = join(dir, 'demo');
+    // The fresh model trains for 3 seconds only (its blobs are not scored); the shipped model
+    // is sampled on the quality gate's budget, which costs a few seconds, so that the figures
+    // the demo prints for it can be held to the floors.
     const r = await cli(
       'demo',
       '--out',
@@ -407,9 +411,9 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
       '--minutes',
       '0.05',
       '--samples',
-      '4',
+      String(GATE_SAMPLES),
       '--steps',
-      '2',
+      String(GATE_STEPS),
     );
     expect(r.code, r.err).toBe(0);
     for (const f of [
@@ -422,13 +426,32 @@ describe.skipIf(GPU_SKIP_REASON)('training, resuming and sampling', () => {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(existsSync(join(out, 'fresh-run', 'loss.png'))).toBe(true);
-    expect(r.out).toMatch(/classified with confidence > 0.9; classes 0-9: (\d+ ){9}\d+/);
+    const confident =
+      /(\d+) samples: ([\d.]+)% classified with confidence > 0.9; classes 0-9: (\d+ ){9}\d+/.exec(
+        r.out,
+      );
     // The shipped checkpoint is class-conditional: the report scores the digits asked for.
-    expect(r.out).toMatch(
-      /class-conditional: image k asks for digit k % 10 \(one digit per column\); [\d.]+% classified as the digit asked for/,
+    const asked =
+      /class-conditional: image k asks for digit k % 10 \(one digit per column\); ([\d.]+)% classified as the digit asked for/.exec(
+        r.out,
+      );
+    expect(confident?.[1]).toBe(String(GATE_SAMPLES));
+    // What the demo prints for the shipped checkpoint: the gate's seeds, steps and measure
+    // (test/shipped-quality.test.ts), so the same floors. The fresh model is not held to them:
+    // the demo does not score it, and even its full 3 minutes on a software GPU give blobs.
+    expect(Number(confident?.[2]) / 100).toBeGreaterThanOrEqual(
+      QUALITY_FLOORS.conditional.confident,
     );
-    expect(r.out).toMatch(
-      /recorded for 1,000 samples .*; [\d.]+% classified as the digit asked for/,
+    expect(Number(asked?.[1]) / 100).toBeGreaterThanOrEqual(QUALITY_FLOORS.conditional.asked);
+    expect(r.out).toMatch(/- quality floor \(.*\): met\n/);
+    // The recorded 1,000-sample figures (docs/results.md) meet them too.
+    const recorded =
+      /recorded for 1,000 samples \(docs\/results.md\): ([\d.]+)% confident.*; ([\d.]+)% classified as the digit asked for/.exec(
+        r.out,
+      );
+    expect(Number(recorded?.[1]) / 100).toBeGreaterThanOrEqual(
+      QUALITY_FLOORS.conditional.confident,
     );
+    expect(Number(recorded?.[2]) / 100).toBeGreaterThanOrEqual(QUALITY_FLOORS.conditional.asked);
   });
 });

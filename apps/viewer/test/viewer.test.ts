@@ -19,7 +19,11 @@ import type { RunResult, ViewerState } from '../src/state.ts';
 import { BROWSER_SKIP_REASON, startViewer, type Viewer } from './browser.ts';
 
 const SHIPPED = join(import.meta.dirname, '../../trainer/assets', DEFAULT_CHECKPOINT);
-const OFFICIAL = join(import.meta.dirname, '../../../test/fixtures/io/training-state-000001.pt');
+/** Written by the official PFGM++ training loop (test/fixtures/official/README.md). */
+const OFFICIAL = join(
+  import.meta.dirname,
+  '../../../test/fixtures/official/edm_ddpmpp_uncond/training-state-000123.pt',
+);
 const SEEDS = [0, 1];
 const STEPS = 3;
 
@@ -364,9 +368,9 @@ describe.skipIf(BROWSER_SKIP_REASON)('viewer in headless Chromium (WebGPU on Swi
 
   it('an official PFGM++ training-state .pt loads in the page and samples as in Node', async () => {
     const { page } = v();
-    // The official layout (torch zip, persistence-pickled modules, cuda:0 storages) around a
-    // PyTorch state dict: tools/reference/make_official_state_fixture.py.
-    const name = 'training-state-000001.pt';
+    // The file as the official training loop's torch.save wrote it (torch zip, modules pickled
+    // by torch_utils.persistence).
+    const name = 'training-state-000123.pt';
     await page.setInputFiles('#file', {
       name,
       mimeType: 'application/octet-stream',
@@ -379,8 +383,10 @@ describe.skipIf(BROWSER_SKIP_REASON)('viewer in headless Chromium (WebGPU on Swi
     expect(s.error).toBeNull();
     expect(s.info).toMatchObject({
       className: 'EDMPrecond',
+      architecture: 'SongUNet',
       resolution: 16,
       channels: 3,
+      labelDim: 0,
       D: 128,
       parameters: 48275,
     });

@@ -1,6 +1,8 @@
 /**
- * readCheckpoint on official layouts: the torch-free stand-ins of make_checkpoint_fixtures.py
- * (EDM snapshot, EDM and PFGM++ training states, PFGM++ .pkl) and the reference .pt state dicts.
+ * readCheckpoint on official files: PFGM++ training states written by the official training
+ * loop (test/fixtures/official), the reference .pt state dicts, and torch-free stubs of
+ * make_checkpoint_fixtures.py for what the genuine files do not cover (EDM snapshots and
+ * training states, PFGM++'s .pkl, Adam moments, net/EMA/Adam values that all differ).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,12 +12,14 @@ import {
   FormatError,
   loadTorch,
   loadTorchStateDict,
+  npzJson,
   PyObject,
   readCheckpoint,
+  readNpz,
   type TensorMap,
   TorchTensor,
 } from '../src/index.ts';
-import { fixture, fixtureJson } from './fixtures.ts';
+import { fixture, fixtureJson, repoFixture } from './fixtures.ts';
 
 type Listing = [string, number[], number][];
 interface Expected {
@@ -57,7 +61,65 @@ function expectTensors(map: TensorMap | undefined, listing: Listing, what: strin
   }
 }
 
-describe('readCheckpoint: official layouts (stand-ins written without torch)', () => {
+const OFFICIAL = JSON.parse(new TextDecoder().decode(repoFixture('official/index.json'))) as Record<
+  string,
+  { file: string; param_count: number; D: number | null; precond: string }
+>;
+
+describe('readCheckpoint: PFGM++ training states written by the official training loop', () => {
+  for (const [name, entry] of Object.entries(OFFICIAL)) {
+    it(`${name}: net and EMA are the official state dict; step, fresh Adam, class, keywords`, () => {
+      const ckpt = readCheckpoint(repoFixture(`official/${entry.file}`), {
+        fileName: entry.file,
+        require: ['net', 'ema', 'optimizer', 'initKwargs', 'step'],
+      });
+      expect([ckpt.format, ckpt.container, ckpt.className]).toEqual([
+        'training-state',
+        'torch-zip',
+        entry.precond,
+      ]);
+      expect([ckpt.step, ckpt.kimg]).toEqual([123_456, 123]);
+      const config = npzJson(readNpz(repoFixture(`nn/${name}.npz`)), 'config') as {
+        constructor_kwargs: Record<string, unknown>;
+        attributes: Record<string, unknown>;
+      };
+      expect(ckpt.initKwargs).toEqual(config.constructor_kwargs);
+      const attributes = Object.fromEntries(
+        Object.entries(config.attributes).map(([k, v]) => [k, v === 'inf' ? Infinity : v]),
+      );
+      expect(ckpt.attributes).toMatchObject(attributes);
+      if (entry.D !== null) expect(ckpt.attributes?.D).toBe(entry.D);
+
+      // Both networks hold the weights of the official state dict, in its order, bit for bit.
+      const ref = loadTorchStateDict(repoFixture(`nn/${name}.pt`));
+      for (const [part, map] of [
+        ['net', ckpt.net],
+        ['ema', ckpt.ema],
+      ] as const) {
+        expect([...(map as TensorMap).keys()], part).toEqual([...ref.keys()]);
+        for (const [k, e] of ref) {
+          const got = map?.get(k);
+          expect(got?.shape, `${part} ${k}`).toEqual(e.shape);
+          expect(got?.data, `${part} ${k}`).toEqual(e.data);
+        }
+      }
+      expect(ckpt.tensors).toBe(ckpt.ema);
+
+      // A fresh torch.optim.Adam: no moments yet; one group listing every parameter (no
+      // buffers), in named_parameters order, by name.
+      const opt = ckpt.optimizer!;
+      expect(opt.tensors.size).toBe(0);
+      expect(opt.paramGroups).toHaveLength(1);
+      const { params, ...group } = opt.paramGroups[0] as { params: string[] };
+      expect(group).toMatchObject({ lr: 0.001, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 });
+      expect(params).toEqual([...ref.keys()].filter((k) => params.includes(k)));
+      const count = params.reduce((n, k) => n + (ref.get(k)?.data.length ?? Number.NaN), 0);
+      expect(count).toBe(entry.param_count);
+    });
+  }
+});
+
+describe('readCheckpoint: stubs of other official layouts (written without torch)', () => {
   for (const [file, want] of Object.entries(expected)) {
     it(`${file}: format, tensors, optimizer, init kwargs, step`, () => {
       const ckpt = readCheckpoint(fixture(file), { fileName: file });
@@ -97,7 +159,7 @@ describe('readCheckpoint: official layouts (stand-ins written without torch)', (
   }
 
   it('keeps plain attributes, drops the embedded module source, tolerates old extra keys', () => {
-    const snap = readCheckpoint(fixture('network-snapshot-like.pkl'));
+    const snap = readCheckpoint(fixture('stub-network-snapshot.pkl'));
     expect(snap.attributes).toEqual({
       training: false,
       img_resolution: 4,
@@ -108,7 +170,7 @@ describe('readCheckpoint: official layouts (stand-ins written without torch)', (
       sigma_max: Number.POSITIVE_INFINITY,
       sigma_data: 0.5,
     });
-    const pkl = readCheckpoint(fixture('training-state-like.pkl'));
+    const pkl = readCheckpoint(fixture('stub-training-state.pkl'));
     expect(pkl.attributes).toMatchObject({
       D: 128,
       N: 16,
@@ -118,7 +180,7 @@ describe('readCheckpoint: official layouts (stand-ins written without torch)', (
     });
     expect(pkl.initKwargs?.pfgm).toBe(false);
     // The pickled module keeps class name and state only: no trace of its source text.
-    const ema = (loadTorch(fixture('network-snapshot-like.pkl')).value as Map<string, unknown>).get(
+    const ema = (loadTorch(fixture('stub-network-snapshot.pkl')).value as Map<string, unknown>).get(
       'ema',
     ) as PyObject;
     expect(JSON.stringify([...(ema.state as Map<string, unknown>).keys()])).not.toMatch(/src/);
@@ -126,22 +188,22 @@ describe('readCheckpoint: official layouts (stand-ins written without torch)', (
   });
 
   it('takes the step from a training-state-<kimg> / network-snapshot-<kimg> name when the file has none', () => {
-    const edm = readCheckpoint(fixture('edm-training-state-like.pt'), {
+    const edm = readCheckpoint(fixture('stub-edm-training-state.pt'), {
       fileName: 'runs/00001/training-state-000020.pt',
     });
     expect([edm.step, edm.kimg]).toEqual([20_000, 20]);
-    const snap = readCheckpoint(fixture('network-snapshot-like.pkl'), {
+    const snap = readCheckpoint(fixture('stub-network-snapshot.pkl'), {
       fileName: 'network-snapshot-000500.pkl',
     });
     expect([snap.step, snap.kimg]).toEqual([500_000, 500]);
     // A stored step wins over the name (PFGM++: cur_nimg, not a round number).
-    const pfgmpp = readCheckpoint(fixture('training-state-like.pt'), {
+    const pfgmpp = readCheckpoint(fixture('stub-training-state.pt'), {
       fileName: 'training-state-000099.pt',
     });
     expect([pfgmpp.step, pfgmpp.kimg]).toEqual([20_480, 20]);
   });
 
-  it('reads the reference .pt state dicts and the older edm_like.pkl through the same function', () => {
+  it('reads the reference .pt state dicts and stub-persistent-modules.pkl through the same function', () => {
     for (const file of ['edm_adm_uncond.pt', 'iddpm_adm_uncond.pt.gz']) {
       const ckpt = readCheckpoint(fixture(file), { fileName: file });
       expect([ckpt.format, ckpt.container, ckpt.initKwargs]).toEqual([
@@ -162,7 +224,7 @@ describe('readCheckpoint: official layouts (stand-ins written without torch)', (
       'torch-legacy',
       16,
     ]);
-    const old = readCheckpoint(fixture('edm_like.pkl'));
+    const old = readCheckpoint(fixture('stub-persistent-modules.pkl'));
     expect([old.format, old.className, old.initKwargs]).toEqual([
       'network-snapshot',
       'training.networks.EDMPrecond',
@@ -195,17 +257,17 @@ describe('readCheckpoint: missing parts and bad files', () => {
       "edm_adm_uncond.pt: this state-dict (torch-zip) lacks the architecture keywords (_init_kwargs of a pickled network) and the optimizer state ('optimizer_state')",
     );
     const noStep = error(() =>
-      readCheckpoint(fixture('edm-training-state-like.pt'), {
+      readCheckpoint(fixture('stub-edm-training-state.pt'), {
         fileName: 'x.pt',
         require: ['step'],
       }),
     );
     expect(noStep.message).toMatch(/^x\.pt: this training-state .* lacks the training step/);
-    const ok = readCheckpoint(fixture('training-state-like.pt'), {
+    const ok = readCheckpoint(fixture('stub-training-state.pt'), {
       require: ['net', 'ema', 'optimizer', 'initKwargs', 'step'],
     });
     expect(ok.optimizer?.tensors.size).toBe(30);
-    const lean = readCheckpoint(fixture('training-state-like.pt'), { optimizer: false });
+    const lean = readCheckpoint(fixture('stub-training-state.pt'), { optimizer: false });
     expect(lean.optimizer).toBeUndefined();
   });
 
@@ -219,14 +281,14 @@ describe('readCheckpoint: missing parts and bad files', () => {
     expect(text.message).toBe(
       'a.txt: not a checkpoint: neither safetensors, a torch ZIP archive nor a pickle (wrong magic bytes)',
     );
-    const cut = fixture('training-state-like.pt').subarray(0, 5000);
+    const cut = fixture('stub-training-state.pt').subarray(0, 5000);
     expect(error(() => readCheckpoint(cut, { fileName: 'cut.pt' })).message).toMatch(
       /^cut\.pt: .*ZIP/,
     );
   });
 
   it('matches Adam state to parameters by index and checks it', () => {
-    const value = loadTorch(fixture('training-state-like.pt')).value as Map<string, unknown>;
+    const value = loadTorch(fixture('stub-training-state.pt')).value as Map<string, unknown>;
     const net = value.get('net') as PyObject;
     const opt = value.get('optimizer_state') as Map<string, unknown>;
     const groups = opt.get('param_groups') as Map<string, unknown>[];

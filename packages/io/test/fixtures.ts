@@ -1,4 +1,9 @@
-/** Test fixtures live in the repository's test/fixtures/io (written by tools/reference/make_io_fixtures.py). */
+/**
+ * Test fixtures live in the repository's test/fixtures/io (written by
+ * tools/reference/make_io_fixtures.py); `repoFixture` reads the other folders of test/fixtures
+ * (official: PFGM++ training states written by the official code; nn: the same networks' state
+ * dicts and outputs).
+ */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'fflate';
@@ -8,6 +13,10 @@ export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/io/', impo
 export function fixture(name: string): Uint8Array {
   const bytes = new Uint8Array(readFileSync(FIXTURES + name));
   return name.endsWith('.gz') ? gunzipSync(bytes) : bytes;
+}
+
+export function repoFixture(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(`${FIXTURES}../${path}`));
 }
 
 export function fixtureJson(name: string): unknown {

@@ -38,7 +38,7 @@ import {
   writeSafetensors as writeSafetensorsFile,
 } from '../src/node.ts';
 import { dtBytes } from './dataset-helpers.ts';
-import { fixture } from './fixtures.ts';
+import { fixture, repoFixture } from './fixtures.ts';
 import {
   fixPngCrcs,
   mutate,
@@ -110,7 +110,7 @@ function targets(): Target[] {
     { config: '{"x": 1}' },
   );
   add('safetensors', st, 200, readSafetensors);
-  const official = readCheckpoint(fixture('training-state-like.pt'));
+  const official = readCheckpoint(fixture('stub-training-state.pt'));
   const ours = encodeCheckpoint({
     kind: 'training-state',
     initKwargs: official.initKwargs!,
@@ -121,7 +121,11 @@ function targets(): Target[] {
   });
   add('our checkpoint (safetensors)', ours, 200, checkpoint);
   for (let p = 0; p <= 5; p++) add(`pickle_p${p}.pkl`, fixture(`pickle_p${p}.pkl`), 60, unpickle);
-  for (const pkl of ['edm_like.pkl', 'network-snapshot-like.pkl', 'training-state-like.pkl']) {
+  for (const pkl of [
+    'stub-persistent-modules.pkl',
+    'stub-network-snapshot.pkl',
+    'stub-training-state.pkl',
+  ]) {
     add(pkl, fixture(pkl), 120, checkpoint);
   }
   for (const pt of [
@@ -129,13 +133,16 @@ function targets(): Target[] {
     'torch_legacy_big.pt',
     'torch_zip.pt',
     'torch_zip_big.pt',
-    'training-state-like.pt',
-    'edm-training-state-like.pt',
+    'stub-training-state.pt',
+    'stub-edm-training-state.pt',
   ]) {
     add(pt, fixture(pt), 40, checkpoint);
     if (pt.includes('zip') || pt.includes('state'))
       add(`${pt} (members)`, fixture(pt), 80, checkpoint, member);
   }
+  // A training state as the official code writes it: numpy scalars, codecs, embedded source.
+  const genuine = repoFixture('official/edm_ncsnpp_rand/training-state-000123.pt');
+  add('official training-state-000123.pt (members)', genuine, 40, checkpoint, member);
   return t;
 }
 

@@ -144,7 +144,7 @@ describe('our checkpoint layout (safetensors)', () => {
   });
 
   it('converts an official PFGM++ training state into ours without losing anything', () => {
-    const official = readCheckpoint(fixture('training-state-like.pt'));
+    const official = readCheckpoint(fixture('stub-training-state.pt'));
     const ours = decodeCheckpoint(
       encodeCheckpoint({
         kind: 'training-state',

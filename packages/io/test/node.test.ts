@@ -110,9 +110,11 @@ describe('node entry', () => {
   it('loads torch files and their state dicts', async () => {
     const ckpt = await loadTorchFile(join(FIXTURES, 'torch_legacy.pt'));
     expect(ckpt.format).toBe('legacy');
-    const sd = await loadTorchStateDictFile(join(FIXTURES, 'edm_like.pkl'), { key: 'ema' });
+    const sd = await loadTorchStateDictFile(join(FIXTURES, 'stub-persistent-modules.pkl'), {
+      key: 'ema',
+    });
     expect(sd.get('model.map')?.shape).toEqual([2, 2]);
-    const e = await error(loadTorchStateDictFile(join(FIXTURES, 'edm_like.pkl')));
-    expect(e.message).toMatch(/edm_like\.pkl: not a state dict/);
+    const e = await error(loadTorchStateDictFile(join(FIXTURES, 'stub-persistent-modules.pkl')));
+    expect(e.message).toMatch(/stub-persistent-modules\.pkl: not a state dict/);
   });
 });

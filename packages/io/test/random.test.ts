@@ -30,7 +30,7 @@ describe("NumPy's legacy RandomState (MT19937)", () => {
     }
   });
 
-  it('reproduces the official InfiniteSampler stream, 300 draws each', () => {
+  it('reproduces the InfiniteSampler stream as written with NumPy from SPEC 2.5, 300 draws each', () => {
     for (const c of fx.sampler) {
       const s = new EdmOrder(c.n, c.seed);
       expect(

@@ -144,8 +144,8 @@ describe('torch: layouts made torch-free (see tools/reference/make_io_fixtures.p
     });
   }
 
-  it('edm_like.pkl: persistent modules become data; state dict by module walk', () => {
-    const ckpt = loadTorch(fixture('edm_like.pkl'));
+  it('stub-persistent-modules.pkl: persistent modules become data; state dict by module walk', () => {
+    const ckpt = loadTorch(fixture('stub-persistent-modules.pkl'));
     expect(ckpt.format).toBe('pickle');
     const snapshot = ckpt.value as Map<string, unknown>;
     const ema = snapshot.get('ema') as PyObject;

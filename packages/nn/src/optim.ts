@@ -74,23 +74,36 @@ export class Adam {
     }
   }
 
-  /** `<param>.exp_avg` and `<param>.exp_avg_sq` (the names `readCheckpoint` gives official states). */
+  /**
+   * `<param>.exp_avg`, `<param>.exp_avg_sq` and the 0-d `<param>.step`: the names `readCheckpoint`
+   * gives official states, so a resumed run knows Adam's own step count.
+   */
   async state(): Promise<StateDict> {
     const out: StateDict = new Map();
     for (const [name, slot] of this.params) {
       const m = this.m.get(name);
       const v = this.v.get(name);
       if (!m || !v) continue;
+      out.set(`${name}.step`, { shape: [], data: Float32Array.of(this.stepCount) });
       out.set(`${name}.exp_avg`, { shape: slot.shape, data: await m.read() });
       out.set(`${name}.exp_avg_sq`, { shape: slot.shape, data: await v.read() });
     }
     return out;
   }
 
-  /** Restores moments saved by `state()` (or an official optimizer state) and the step count. */
-  loadState(tensors: ReadonlyMap<string, TensorData>, stepCount: number): void {
+  /**
+   * Restores moments saved by `state()` (or an official optimizer state) and the step count:
+   * Adam's own `<param>.step` when stored; 0 for a state without moments (a fresh
+   * `torch.optim.Adam`, whose first step is step 1 whatever the image count); otherwise
+   * `fallbackSteps` (states that kept moments but no step).
+   */
+  loadState(tensors: ReadonlyMap<string, TensorData>, fallbackSteps: number): void {
     this.dispose();
+    let stored: number | undefined;
     for (const [name, slot] of this.params) {
+      const step = tensors.get(`${name}.step`)?.data[0];
+      // PyTorch counts per parameter; one count serves all here, the largest.
+      if (step !== undefined) stored = Math.max(stored ?? 0, step);
       const m = tensors.get(`${name}.exp_avg`);
       const v = tensors.get(`${name}.exp_avg_sq`);
       if (!m || !v) continue;
@@ -102,7 +115,9 @@ export class Adam {
       this.m.set(name, keep(tensor(m.data, [...slot.shape])));
       this.v.set(name, keep(tensor(v.data, [...slot.shape])));
     }
-    this.stepCount = stepCount;
+    if (stored !== undefined && !(Number.isSafeInteger(stored) && stored >= 0))
+      throw new NnError(`optimizer state: Adam's step ${stored} is not a count`);
+    this.stepCount = stored ?? (this.m.size > 0 ? fallbackSteps : 0);
   }
 
   dispose(): void {

@@ -15,6 +15,7 @@ import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import { classify, confidence } from '../quality/classifier.ts';
+import { floorVerdict, GATE_SAMPLES, GATE_STEPS } from '../quality/floors.ts';
 import { train } from '../training/loop.ts';
 import { loadNetwork } from '../training/network.ts';
 import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
@@ -26,6 +27,7 @@ const ASSETS = fileURLToPath(new URL('../../assets/', import.meta.url));
 export const SHIPPED_NETWORK = join(ASSETS, 'mnist16-pfgmpp-d128-cond.safetensors');
 export const SHIPPED_CLASSIFIER = join(ASSETS, 'mnist16-classifier.safetensors');
 export const SHIPPED_RESULTS = join(ASSETS, 'mnist16-pfgmpp-d128-cond.json');
+export const SHIPPED_UNCONDITIONAL = join(ASSETS, 'mnist16-pfgmpp-d128.safetensors');
 
 const options: OptionSpec[] = [
   ADAPTER_OPTION,
@@ -77,6 +79,38 @@ async function sampleGrid(
   return x;
 }
 
+/**
+ * Samples seeds 0..n-1 of an MNIST checkpoint (image k asks for digit k % 10 when the model is
+ * class-conditional: one digit per grid column) and scores them with the digit classifier: the
+ * figures the demo prints and the quality gate (test/shipped-quality.test.ts) holds to the floors.
+ */
+export async function sampleAndScore(
+  network: string,
+  classifierFile: string,
+  o: { n?: number; steps: number; io: Io; label?: string; trajectory?: Float64Array[] },
+) {
+  const { net, checkpoint } = await loadNetwork(network);
+  const D = (checkpoint.initKwargs as { D?: number }).D ?? 128;
+  const conditional = net.labelDim === 10;
+  const n = o.n ?? (conditional ? 80 : 64);
+  const classes = conditional ? Array.from({ length: n }, (_, k) => k % 10) : undefined;
+  const samples = await sampleGrid(
+    net,
+    D,
+    n,
+    o.steps,
+    o.io,
+    o.label ?? 'sampled',
+    o.trajectory,
+    classes,
+  );
+  net.dispose();
+  const classifier = await loadClassifier(classifierFile);
+  const { probs } = await classify(classifier, Float32Array.from(samples), n);
+  classifier.dispose();
+  return { samples, n, D, conditional, score: confidence(probs, n, 0.9, classes) };
+}
+
 async function run(v: OptionValues, io: Io): Promise<void> {
   const started = Date.now();
   const out = (v.out as string | undefined) ?? 'demo-output';
@@ -92,37 +126,26 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   await runDatasetTool({ source: 'mnist', dest: data, resolution: [16, 16] });
 
   // (a) The shipped checkpoint.
-  const { net, checkpoint } = await loadNetwork(SHIPPED_NETWORK);
-  const D = (checkpoint.initKwargs as { D?: number }).D ?? 128;
   const traj: Float64Array[] = [];
-  // A class-conditional model draws digit k % 10 for image k: one digit per grid column.
-  const conditional = net.labelDim === 10;
-  const n = (v.samples as number | undefined) ?? (conditional ? 80 : 64);
-  const classes = conditional ? Array.from({ length: n }, (_, k) => k % 10) : undefined;
-  const shipped = await sampleGrid(
-    net,
-    D,
+  const {
+    samples: shipped,
     n,
+    D,
+    conditional,
+    score: c,
+  } = await sampleAndScore(SHIPPED_NETWORK, SHIPPED_CLASSIFIER, {
+    ...(v.samples !== undefined && { n: v.samples as number }),
     steps,
     io,
-    '(a) shipped model: sampled',
-    traj,
-    classes,
-  );
+    label: '(a) shipped model: sampled',
+    trajectory: traj,
+  });
   const cols = conditional ? Math.min(n, 10) : Math.ceil(Math.sqrt(n));
   await writeFile(
     join(out, 'shipped-samples.png'),
     imageGrid(toPixels(shipped), [n, 1, 16, 16], cols, 3),
   );
   await writeFile(join(out, 'shipped-trajectory.png'), trajectoryStrip(traj, [1, 16], 3));
-  net.dispose();
-  const classifier = await loadClassifier(SHIPPED_CLASSIFIER);
-  const c = confidence(
-    (await classify(classifier, Float32Array.from(shipped), n)).probs,
-    n,
-    0.9,
-    classes,
-  );
   const recorded = JSON.parse(await readFile(SHIPPED_RESULTS, 'utf8').catch(() => '{}')) as Record<
     string,
     unknown
@@ -164,7 +187,6 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     imageGrid(toPixels(freshSamples), [16, 1, 16, 16], 4, 3),
   );
   fresh.net.dispose();
-  classifier.dispose();
 
   // (c) The report.
   const rel = (p: string) => relative(out, p);
@@ -183,6 +205,10 @@ async function run(v: OptionValues, io: Io): Promise<void> {
           `- class-conditional: image k asks for digit k % 10 (one digit per column); ${pct(c.accuracy)} classified as the digit asked for, ${pct(c.confidentCorrectShare)} as it with confidence > 0.9`,
         ]
       : []),
+    // Fewer samples or steps than the gate's would judge noise or an unfinished sampler.
+    n >= GATE_SAMPLES && steps >= GATE_STEPS
+      ? `- ${floorVerdict(c, conditional)}`
+      : `- quality floor: not judged on fewer than ${GATE_SAMPLES} samples or ${GATE_STEPS} steps`,
     `- recorded for 1,000 samples (docs/results.md): ${pct(recorded.confidentShare)} confident, Frechet distance ${typeof recorded.frechet === 'number' ? recorded.frechet.toFixed(2) : 'n/a'} (real-vs-real floor ${typeof recorded.frechetRealFloor === 'number' ? recorded.frechetRealFloor.toFixed(2) : 'n/a'})` +
       (asked ? `; ${pct(asked.accuracy)} classified as the digit asked for` : ''),
     '',
