@@ -1,7 +1,9 @@
 /**
- * A small command-line option parser (no dependency): `--name value` and `--name=value`,
- * flags, integers, choices, required options and `--help`. Mistakes raise a UsageError with a
- * one-line message, which the CLI prints and exits with status 2.
+ * A small command-line option parser (no dependency) that accepts what the original click
+ * programs accept: `--name value` and `--name=value`, BOOL options as click spells them (1/0,
+ * true/false, t/f, yes/no, y/n, on/off; a BOOL alone means true), short names (`-n`),
+ * integers, choices, required options and `--help`. Mistakes raise a UsageError with a one-line
+ * message, which the CLI prints and exits with status 2.
  */
 
 /** A mistake in the command line (exit status 2). */
@@ -12,7 +14,10 @@ export class UsageError extends Error {
 export interface OptionSpec {
   /** Long name without dashes: 'max-images' is `--max-images`. */
   name: string;
+  /** 'flag' is click's BOOL: `--x`, `--x=1`, `--x 0`, `--x=yes`, ... (a boolean in the values). */
   kind: 'string' | 'int' | 'float' | 'flag';
+  /** One-letter alias: 'n' is `-n`. */
+  short?: string;
   /** Placeholder shown in help, e.g. PATH. */
   value?: string;
   help: string;
@@ -50,6 +55,18 @@ function suggest(name: string, specs: readonly OptionSpec[]): string {
     : '';
 }
 
+/** click's BOOL spellings (case-insensitive). */
+const TRUE_WORDS = ['1', 'true', 't', 'yes', 'y', 'on'];
+const FALSE_WORDS = ['0', 'false', 'f', 'no', 'n', 'off'];
+
+/** true/false for a click BOOL spelling, undefined for anything else. */
+export function parseBool(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  if (TRUE_WORDS.includes(t)) return true;
+  if (FALSE_WORDS.includes(t)) return false;
+  return undefined;
+}
+
 export function parseOptions(
   args: readonly string[],
   specs: readonly OptionSpec[],
@@ -66,14 +83,23 @@ export function parseOptions(
       positional.push(arg);
       continue;
     }
+    const long = arg.startsWith('--');
     const eq = arg.indexOf('=');
-    const name = arg.slice(arg.startsWith('--') ? 2 : 1, eq < 0 ? undefined : eq);
-    const spec = arg.startsWith('--') ? specs.find((s) => s.name === name) : undefined;
+    const name = arg.slice(long ? 2 : 1, eq < 0 ? undefined : eq);
+    const spec = long ? specs.find((s) => s.name === name) : specs.find((s) => s.short === name);
     if (!spec) throw new UsageError(`unknown option '${arg.split('=')[0]}'${suggest(name, specs)}`);
-    if (values[spec.name] !== undefined) throw new UsageError(`option --${spec.name} given twice`);
+    // Given twice, the last value wins, as in click.
     if (spec.kind === 'flag') {
-      if (eq >= 0) throw new UsageError(`option --${spec.name} takes no value`);
-      values[spec.name] = true;
+      // A BOOL takes a value only when one is spelled out: `--x=V`, or `--x V` with V a BOOL word.
+      const text = eq >= 0 ? arg.slice(eq + 1) : args[i + 1];
+      const value = text === undefined ? undefined : parseBool(text);
+      if (eq >= 0 && value === undefined) {
+        throw new UsageError(
+          `option --${spec.name} is a BOOL (1/0, true/false, yes/no, on/off); got '${text}'`,
+        );
+      }
+      if (eq < 0 && value !== undefined) i++;
+      values[spec.name] = value ?? true;
       continue;
     }
     let text: string | undefined;
@@ -117,7 +143,10 @@ export function parseOptions(
 
 /** The options block of a help text, names and descriptions in two columns. */
 export function formatOptions(specs: readonly OptionSpec[]): string {
-  const left = specs.map((s) => `  --${s.name}${s.value ? ` ${s.value}` : ''}`);
+  const left = specs.map(
+    (s) =>
+      `  ${s.short ? `-${s.short}, ` : ''}--${s.name}${s.kind === 'flag' ? '[=BOOL]' : s.value ? ` ${s.value}` : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length), 12) + 2;
   return specs
     .map((s, i) => {

@@ -12,7 +12,11 @@ export function nodeIo(): Io {
   return {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
-    isTTY: Boolean(process.stderr.isTTY),
+    // bin/pfgmpp.js runs the CLI behind a pipe and says whether its own stderr is a terminal.
+    isTTY:
+      process.env.PFGMPP_STDERR_TTY === undefined
+        ? Boolean(process.stderr.isTTY)
+        : process.env.PFGMPP_STDERR_TTY === '1',
     debug: process.env.PFGMPP_DEBUG === '1',
   };
 }

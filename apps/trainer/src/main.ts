@@ -13,6 +13,11 @@ import { demoCommand } from './commands/demo.ts';
 import { denoiseCommand } from './commands/denoise.ts';
 import { generateCommand } from './commands/generate.ts';
 import { qualityCommand } from './commands/quality.ts';
+import {
+  generateAlphaCommand,
+  generateQuantCommand,
+  generateStepsCommand,
+} from './commands/robustness.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { trainCommand } from './commands/train.ts';
 import { type Io, nodeIo } from './io.ts';
@@ -23,6 +28,9 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   trainCommand,
   generateCommand,
+  generateAlphaCommand,
+  generateStepsCommand,
+  generateQuantCommand,
   denoiseCommand,
   qualityCommand,
   datasetCommand,
@@ -39,6 +47,9 @@ export function topHelp(): string {
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Official script names work too: train, generate, generate_alpha, generate_steps,',
+    'generate_quant, fid and dataset_tool (= dataset) take the original command lines unchanged.',
     '',
     "Run 'pfgmpp COMMAND --help' for the options of a command.",
     '',
@@ -63,7 +74,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.out(topHelp());
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
   if (!command) {
     const list = COMMANDS.map((c) => c.name).join(', ');
     io.err(`pfgmpp: unknown command '${name}' (commands: ${list}; try 'pfgmpp --help')\n`);

@@ -26,15 +26,30 @@ export function setGpuProvider(p: GpuProvider, pause?: HostPause): void {
 /** Optional features used when the adapter has them. */
 const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
-/** Limits raised to the adapter's maximum: big tensors need big storage bindings. */
-const RAISED_LIMITS = [
+/**
+ * The limits the code reads (gpu.ts, pool.ts, conv rows, the FID Inception's batch split), each
+ * raised to the adapter's maximum: big tensors need big storage bindings, tiled kernels big
+ * workgroups. Every kernel is 1-D (`@workgroup_size(WG)`), so no Y/Z sizes. The others keep
+ * WebGPU's defaults, the dynamic-offset limits included. (Dawn's two "artificially reduced ...
+ * dynamic offset allocation limit" warnings on lavapipe come from requestAdapter itself, before
+ * any device is asked for: see packages/tensor/test/device-limits.test.ts.)
+ */
+export const RAISED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxComputeWorkgroupStorageSize',
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
 ] as const;
+
+/** The `requiredLimits` of the device request: RAISED_LIMITS at the adapter's values. */
+export function requiredLimits(adapter: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) out[name] = adapter[name];
+  return out;
+}
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
@@ -93,9 +108,10 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
     );
   }
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
-  const requiredLimits: Record<string, number> = {};
-  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: requiredLimits(adapter.limits),
+  });
   return new Gpu(device, adapter.info, hostPause);
 }
 

@@ -4,6 +4,8 @@ import type { Io } from '../io.ts';
 
 export interface Command {
   name: string;
+  /** Other names it answers to (the original script's name, e.g. dataset_tool). */
+  aliases?: readonly string[];
   /** One line for `pfgmpp --help`. */
   summary: string;
   usage: string;

@@ -76,6 +76,7 @@ async function run(values: OptionValues, io: Io): Promise<void> {
 
 export const datasetCommand: Command = {
   name: 'dataset',
+  aliases: ['dataset_tool'],
   summary: 'convert images into a training dataset (the official dataset_tool.py)',
   usage:
     'pfgmpp dataset --source PATH|mnist --dest PATH [--resolution WxH] [--transform NAME] [--max-images N]',

@@ -2,10 +2,12 @@
  * `pfgmpp fid ref|calc|features`: EDM's fid.py on WebGPU. `ref` writes reference statistics
  * (.npz with mu and sigma in float64) of a dataset; `calc` scores one or more image sets against
  * them (FID, optionally KID and Inception Score), one line per set; `features` writes the 2048-d
- * pool3 features of images as a float32 .npy.
+ * pool3 features of images as a float32 .npy. An `--images` experiment folder (PFGM++ generate.py's
+ * `ckpt_*` folders) is scored per folder as PFGM++'s fid.py does (fid-runs.ts).
  */
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import {
@@ -30,6 +32,13 @@ import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import type { Command } from './command.ts';
+import {
+  DEFAULT_SELECTION,
+  formatG,
+  type RunSelection,
+  runEntries,
+  selectRunFolders,
+} from './fid-runs.ts';
 
 const SUBCOMMANDS = ['ref', 'calc', 'features'] as const;
 type Sub = (typeof SUBCOMMANDS)[number];
@@ -108,6 +117,51 @@ const options: (OptionSpec & { for: readonly Sub[] })[] = [
     for: ['ref', 'calc'],
     help: 'calc: also KID (the ref must hold features); ref: store features for KID',
   },
+  {
+    name: 'gen_seed',
+    kind: 'int',
+    value: 'N',
+    for: ['calc'],
+    help: 'calc, experiment folder: seed set 1 (ckpt_*, default), 2 (ckpt_2_*) or 3 (ckpt_3_*)',
+  },
+  {
+    name: 'steps',
+    kind: 'flag',
+    for: ['calc'],
+    help: 'calc, experiment folder: the ckpt_*_steps_* folders (generate_steps)',
+  },
+  {
+    name: 'alpha',
+    kind: 'flag',
+    for: ['calc'],
+    help: 'calc, experiment folder: the ckpt_*_alpha_0.* folders (generate_alpha; as fid.py, not _alpha_0)',
+  },
+  {
+    name: 'prune',
+    kind: 'flag',
+    for: ['calc'],
+    help: 'calc, experiment folder: the ckpt_*_prune_0.* folders',
+  },
+  {
+    name: 'quant',
+    kind: 'flag',
+    for: ['calc'],
+    help: 'calc, experiment folder: the ckpt_*_quant_* folders (generate_quant)',
+  },
+  {
+    name: 'ckpt',
+    kind: 'int',
+    value: 'KIMG',
+    for: ['calc'],
+    help: 'calc, experiment folder without the flags above: the first kimg scored (default 0)',
+  },
+  {
+    name: 'end_ckpt',
+    kind: 'int',
+    value: 'KIMG',
+    for: ['calc'],
+    help: 'calc, experiment folder without the flags above: the last kimg scored (default 1000000)',
+  },
   { name: 'is', kind: 'flag', for: ['calc'], help: 'calc: also Inception Score (10 splits)' },
   { name: 'json', kind: 'flag', for: ['calc'], help: 'calc: one JSON object per line' },
 ];
@@ -140,6 +194,8 @@ const fmt = (s: Score) => `${s.mean.toPrecision(6)} +- ${s.std.toPrecision(3)}`;
 
 async function ref(values: OptionValues, io: Io, detector: Detector, batch: number): Promise<void> {
   const net = await network(values, io);
+  // As EDM's fid.py: the destination's folder is made first (not after minutes of features).
+  await mkdir(dirname(values.dest as string), { recursive: true });
   const line = progress(io, 'fid ref:');
   try {
     const images = await openImages(values.data as string);
@@ -160,10 +216,71 @@ async function ref(values: OptionValues, io: Io, detector: Detector, batch: numb
   }
 }
 
+/** Options that make `--images` an experiment folder even when it holds no `ckpt_*` entry. */
+const RUN_OPTIONS = ['gen_seed', 'steps', 'alpha', 'prune', 'quant', 'ckpt', 'end_ckpt'];
+
+function runSelection(values: OptionValues): RunSelection {
+  const genSeed = (values.gen_seed as number | undefined) ?? DEFAULT_SELECTION.genSeed;
+  if (genSeed < 1 || genSeed > 3) {
+    throw new UsageError(`option --gen_seed must be 1, 2 or 3; got ${genSeed}`);
+  }
+  return {
+    genSeed,
+    steps: values.steps === true,
+    alpha: values.alpha === true,
+    prune: values.prune === true,
+    quant: values.quant === true,
+    ckpt: (values.ckpt as number | undefined) ?? DEFAULT_SELECTION.ckpt,
+    endCkpt: (values.end_ckpt as number | undefined) ?? DEFAULT_SELECTION.endCkpt,
+  };
+}
+
+interface ImageSetPath {
+  path: string;
+  /** A folder of an experiment folder: printed as fid.py does (`path:<folder>, <fid>`). */
+  run: boolean;
+}
+
+/** Each `--images` path, or the matching `ckpt_*` folders where it is an experiment folder. */
+async function expandRuns(
+  values: OptionValues,
+  io: Io,
+  paths: readonly string[],
+): Promise<ImageSetPath[]> {
+  const selection = runSelection(values);
+  const asked = RUN_OPTIONS.some((n) => values[n] !== undefined);
+  const out: ImageSetPath[] = [];
+  for (const path of paths) {
+    const entries = await runEntries(path);
+    if (!entries && !asked) {
+      out.push({ path, run: false });
+      continue;
+    }
+    const selected = selectRunFolders(entries ?? [], selection);
+    if (selected.names.length === 0) {
+      // The kimg window is named where it applies and was narrowed.
+      const window = !selection.steps && !selection.alpha && !selection.prune && !selection.quant;
+      const narrowed =
+        selection.ckpt !== DEFAULT_SELECTION.ckpt ||
+        selection.endCkpt !== DEFAULT_SELECTION.endCkpt;
+      const kimg =
+        window && narrowed ? ` with kimg in [${selection.ckpt}, ${selection.endCkpt}]` : '';
+      throw new Error(`${path}: no folder matches ${selected.glob}${kimg}`);
+    }
+    for (const { name, reason } of selected.skipped) {
+      io.err(`fid calc: skipped ${join(path, name)} (${reason})\n`);
+    }
+    const n = selected.names.length;
+    io.err(`fid calc: ${path}: ${n} folder${n === 1 ? '' : 's'} match ${selected.glob}\n`);
+    for (const name of selected.names) out.push({ path: join(path, name), run: true });
+  }
+  return out;
+}
+
 async function calc(
   values: OptionValues,
   io: Io,
-  sets: string[],
+  paths: string[],
   detector: Detector,
   batch: number,
 ) {
@@ -172,6 +289,7 @@ async function calc(
   if (values.is === true && num < 10) {
     throw new UsageError(`--is needs at least 10 images per set (10 splits); got --num ${num}`);
   }
+  const sets = await expandRuns(values, io, paths);
   const reference = await readStats(values.ref as string);
   if (reference.mu.length !== FEATURES) {
     throw new Error(
@@ -193,14 +311,15 @@ async function calc(
     );
   }
   try {
-    for (const path of sets) {
+    for (const [i, { path, run }] of sets.entries()) {
       const images = await openImages(path, { num, seed });
       if (images.count < num) {
         throw new Error(
           `${path}: found ${images.count} images, but expected at least ${num} (see --num)`,
         );
       }
-      const line = progress(io, `fid calc ${path}:`);
+      const where = sets.length > 1 ? ` (${i + 1}/${sets.length})` : '';
+      const line = progress(io, `fid calc ${path}${where}:`);
       let r: Awaited<ReturnType<typeof streamImages>>;
       try {
         r = await streamImages(net, images, {
@@ -236,7 +355,8 @@ async function calc(
           out.kid ? `  KID ${fmt(out.kid as Score)}` : '',
           out.is ? `  IS ${fmt(out.is as Score)}` : '',
         ].join('');
-        io.out(`${path}  FID ${fid.toFixed(4)}${extra}  (${r.count} images)\n`);
+        if (run) io.out(`path:${path}, ${formatG(fid)}${extra}\n`);
+        else io.out(`${path}  FID ${fid.toFixed(4)}${extra}  (${r.count} images)\n`);
       }
     }
   } finally {
@@ -246,6 +366,7 @@ async function calc(
 
 async function features(values: OptionValues, io: Io, detector: Detector, batch: number) {
   const net = await network(values, io);
+  await mkdir(dirname(values.out as string), { recursive: true });
   const line = progress(io, 'fid features:');
   try {
     const images = await openImages(values.images as string);
@@ -300,6 +421,7 @@ export const fidCommand: Command = {
   usage:
     'pfgmpp fid ref --data DIR|ZIP --dest NPZ [--kid]\n' +
     '       pfgmpp fid calc --images PATH [PATH ...] --ref NPZ [--num 50000] [--seed N] [--kid] [--is] [--json]\n' +
+    '                       [--gen_seed 1|2|3] [--steps|--alpha|--prune|--quant] [--ckpt KIMG] [--end_ckpt KIMG]\n' +
     '       pfgmpp fid features --images DIR|ZIP|NPY --out NPY\n' +
     '       (each also takes [--batch N] [--detector edm|pytorch-fid] [--weights PATH])',
   description: [
@@ -307,6 +429,9 @@ export const fidCommand: Command = {
     'calc: FID of each image set against a reference file, one line each; --num images per set',
     '(a seeded random subset of larger sets). EDM and PFGM++ report the minimum over three',
     'generations with seeds 0-49999, 50000-99999 and 100000-149999 (docs/fid.md).',
+    'An --images experiment folder (ckpt_* folders from generate) is scored folder by folder as',
+    "PFGM++'s fid.py: --gen_seed picks ckpt_*, ckpt_2_* or ckpt_3_*, --steps/--alpha/--prune/--quant",
+    'the suffixed folders, else --ckpt..--end_ckpt the kimg window; one line "path:<folder>, <fid>" each.',
     'features: the 2048-d pool3 features of every image, float32 [n, 2048].',
     `All need the weight file ${WEIGHTS_FILE} from pytorch-fid's release`,
     '(https://github.com/mseitzer/pytorch-fid/releases/tag/fid_weights).',

@@ -1,17 +1,17 @@
 /**
- * `pfgmpp generate`: generate.py (SPEC 1.2-1.4). Loads our snapshot or an official `.pt`/`.pkl`,
- * samples with the EDM Heun sampler (or the ablation sampler when any of --solver, --disc,
+ * `pfgmpp generate`: generate.py (SPEC 1.2-1.4). Without --network, PFGM++'s version: every
+ * training state of the run folder --outdir (sampling/run-folder.ts). With --network, EDM's
+ * version: loads our snapshot or an official `.pt`/`.pkl`, samples with the EDM Heun sampler (or the ablation sampler when any of --solver, --disc,
  * --schedule, --scaling is given) from Gaussian latents (D = inf) or the PFGM++ prior, and
  * writes `{seed:06d}.png`, an optional grid, a trajectory strip and raw float32 samples.
  * Image k depends only on seed k, whatever --batch is.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { encodePng, readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { asDenoiser, type Precond } from '@pfgmpp/nn';
 import {
-  type AblationSamplerConfig,
   ablationSampler,
   classLabels,
   type EdmSamplerConfig,
@@ -23,6 +23,14 @@ import {
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
+import {
+  parseBatch,
+  parseD,
+  parseSeeds,
+  SAMPLING_OPTIONS,
+  samplerChoice,
+} from '../sampling/options.ts';
+import { RUN_FOLDER_OPTIONS, runFolder, writeSeedPngs } from '../sampling/run-folder.ts';
 import { loadNetwork } from '../training/network.ts';
 import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
@@ -33,80 +41,36 @@ const options: OptionSpec[] = [
     name: 'network',
     kind: 'string',
     value: 'FILE',
-    required: true,
-    help: 'network snapshot or training state (ours, or official .pt/.pkl)',
+    help: 'network snapshot or training state (ours, or official .pt/.pkl); without it --outdir is a run folder whose training states are sampled',
   },
   {
     name: 'outdir',
     kind: 'string',
     value: 'DIR',
-    help: 'where {seed:06d}.png go (omit to write only --grid/--save-npy)',
+    help: 'with --network: where {seed:06d}.png go (omit to write only --grid/--save-npy); without: the run folder',
   },
-  {
-    name: 'seeds',
-    kind: 'string',
-    value: 'LIST',
-    help: 'seeds, e.g. 0-63 or 1,5,10-20 (default 0-63)',
-  },
-  { name: 'subdirs', kind: 'flag', help: 'put images in subfolders of 1000 seeds' },
-  {
-    name: 'class',
-    kind: 'int',
-    value: 'C',
-    help: 'class label for every image (conditional nets; default random per seed)',
-  },
-  { name: 'batch', kind: 'int', value: 'N', help: 'images per network evaluation (default 64)' },
-  { name: 'steps', kind: 'int', value: 'N', help: 'sampling steps (default 18; NFE = 2N - 1)' },
-  {
-    name: 'sigma_min',
-    kind: 'float',
-    value: 'S',
-    help: 'lowest noise level (default 0.002; ablation: per discretization)',
-  },
-  {
-    name: 'sigma_max',
-    kind: 'float',
-    value: 'S',
-    help: 'highest noise level (default 80; ablation: per discretization)',
-  },
-  { name: 'rho', kind: 'float', value: 'R', help: 'time-step exponent (default 7)' },
-  { name: 'S_churn', kind: 'float', value: 'S', help: 'stochasticity strength (default 0)' },
-  { name: 'S_min', kind: 'float', value: 'S', help: 'stochastic range start (default 0)' },
-  { name: 'S_max', kind: 'float', value: 'S', help: 'stochastic range end (default inf)' },
-  { name: 'S_noise', kind: 'float', value: 'S', help: 'noise inflation (default 1)' },
-  {
-    name: 'solver',
-    kind: 'string',
-    value: 'NAME',
-    choices: ['euler', 'heun'],
-    help: 'ablation sampler: ODE solver',
-  },
-  {
-    name: 'disc',
-    kind: 'string',
-    value: 'NAME',
-    choices: ['vp', 've', 'iddpm', 'edm'],
-    help: 'ablation sampler: time discretization',
-  },
-  {
-    name: 'schedule',
-    kind: 'string',
-    value: 'NAME',
-    choices: ['vp', 've', 'linear'],
-    help: 'ablation sampler: noise schedule',
-  },
-  {
-    name: 'scaling',
-    kind: 'string',
-    value: 'NAME',
-    choices: ['vp', 'none'],
-    help: 'ablation sampler: signal scaling',
-  },
+  ...SAMPLING_OPTIONS,
   {
     name: 'aug_dim',
     kind: 'string',
     value: 'D|inf',
-    help: 'PFGM++ D of the prior (default: the D stored in the checkpoint; inf = diffusion)',
+    help: 'PFGM++ D of the prior (with --network: default the stored D, inf = diffusion; run folder: default 128, the D every .pt must store)',
+  },
+  ...RUN_FOLDER_OPTIONS,
+  {
+    name: 'edm',
+    kind: 'flag',
+    help: 'run folder: sample every training state, whatever its kimg',
+  },
+  {
+    name: 'use_pickle',
+    kind: 'flag',
+    help: 'run folder: sample training-state-*.pkl instead of training-state-*.pt/.safetensors',
+  },
+  {
+    name: 'save_images',
+    kind: 'flag',
+    help: "run folder: write the first batch's trajectory as vis/movie.gif (a frame per step) and stop",
   },
   {
     name: 'alpha',
@@ -141,21 +105,7 @@ const options: OptionSpec[] = [
   },
 ];
 
-/** "0-3,7" -> [0, 1, 2, 3, 7]. */
-export function parseSeeds(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(',')) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new UsageError(`--seeds must look like 0-63 or 1,5,10-20; got '${text}'`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new UsageError(`--seeds range ${part} is reversed`);
-    if (b - a > 1e7) throw new UsageError(`--seeds range ${part} is too long`);
-    for (let s = a; s <= b; s++) out.push(s);
-  }
-  if (out.some((s) => s >= 2 ** 32)) throw new UsageError('--seeds must be below 2^32');
-  return out;
-}
+export { parseD, parseSeeds };
 
 function storedD(net: Precond, kwargs: Record<string, unknown>): number {
   const pf = kwargs.pfgmpp === true;
@@ -163,21 +113,64 @@ function storedD(net: Precond, kwargs: Record<string, unknown>): number {
   return pf && typeof D === 'number' ? D : Number.POSITIVE_INFINITY;
 }
 
-export function parseD(text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (text === 'inf') return Number.POSITIVE_INFINITY;
-  const D = Number(text);
-  if (!Number.isInteger(D) || D < 2)
-    throw new UsageError(`--aug_dim must be an integer >= 2 or 'inf'; got '${text}'`);
-  return D;
+/** Options of one mode only: refused in the other, so that none is silently ignored. */
+const NETWORK_ONLY = ['grid', 'trajectory', 'latents', 'save-npy', 'alpha', 'quant'];
+const RUN_FOLDER_ONLY = [
+  'ckpt',
+  'end_ckpt',
+  'edm',
+  'use_pickle',
+  'pfgmpp',
+  'save_images',
+  'resume',
+];
+
+/**
+ * PFGM++ generate.py (SPEC 1.3): the training states of the run folder --outdir, each into
+ * ckpt_{kimg:06d}/ (sampling/run-folder.ts).
+ */
+async function sampleRunFolder(v: OptionValues, io: Io): Promise<void> {
+  if (v.outdir === undefined) {
+    throw new UsageError(
+      'give --network FILE to sample one network, or --outdir RUN_FOLDER to sample its training states',
+    );
+  }
+  const only = NETWORK_ONLY.find((k) => v[k] !== undefined);
+  if (only) {
+    throw new UsageError(
+      `--${only} needs --network FILE (without it, --outdir is a run folder whose training states are sampled)`,
+    );
+  }
+  await runFolder(v, io, {
+    search: v.use_pickle === true ? 'pkl' : 'pt',
+    window: v.edm !== true,
+    variants: [{ suffix: '', tag: '' }],
+    skipExisting: true,
+    saveImages: v.save_images === true ? 'movie' : null,
+    hint: ' (give --network FILE to sample one file)',
+  });
 }
 
 async function run(v: OptionValues, io: Io): Promise<void> {
+  if (v.network === undefined) return sampleRunFolder(v, io);
+  const only = RUN_FOLDER_ONLY.find((k) => v[k] !== undefined);
+  if (only) {
+    throw new UsageError(
+      `--${only} belongs to the run-folder mode (no --network: --outdir is a run folder whose training states are sampled)`,
+    );
+  }
   const seeds = parseSeeds((v.seeds as string | undefined) ?? '0-63');
-  const batch = (v.batch as number | undefined) ?? 64;
-  if (batch < 1) throw new UsageError('--batch must be >= 1');
+  const batch = parseBatch(v);
   if (!v.outdir && !v.grid && !v['save-npy'])
     throw new UsageError('nothing to write: give --outdir, --grid or --save-npy');
+  const choice = samplerChoice(v, false);
+  const { ablation, ablationConfig } = choice;
+  if (ablation && v.alpha !== undefined)
+    throw new UsageError('--alpha works with the EDM sampler only');
+  const edmConfig: Partial<EdmSamplerConfig> = {
+    ...choice.edm,
+    ...(v.alpha !== undefined && { alpha: v.alpha as number }),
+  };
   await openGpu(v, io);
   const { net, checkpoint } = await loadNetwork(v.network as string);
   net.eval();
@@ -196,30 +189,6 @@ async function run(v: OptionValues, io: Io): Promise<void> {
         : '--class needs a conditional network',
     );
   }
-  const ablation = ['solver', 'disc', 'schedule', 'scaling'].some((k) => v[k] !== undefined);
-  const edmConfig: Partial<EdmSamplerConfig> = {
-    ...(v.steps !== undefined && { numSteps: v.steps as number }),
-    ...(v.sigma_min !== undefined && { sigmaMin: v.sigma_min as number }),
-    ...(v.sigma_max !== undefined && { sigmaMax: v.sigma_max as number }),
-    ...(v.rho !== undefined && { rho: v.rho as number }),
-    ...(v.S_churn !== undefined && { S_churn: v.S_churn as number }),
-    ...(v.S_min !== undefined && { S_min: v.S_min as number }),
-    ...(v.S_max !== undefined && { S_max: v.S_max as number }),
-    ...(v.S_noise !== undefined && { S_noise: v.S_noise as number }),
-    ...(v.alpha !== undefined && { alpha: v.alpha as number }),
-  };
-  if (ablation && v.alpha !== undefined)
-    throw new UsageError('--alpha works with the EDM sampler only');
-  const ablationConfig: Partial<AblationSamplerConfig> = {
-    ...edmConfig,
-    ...(v.solver !== undefined && { solver: v.solver as AblationSamplerConfig['solver'] }),
-    ...(v.disc !== undefined && {
-      discretization: v.disc as AblationSamplerConfig['discretization'],
-    }),
-    ...(v.schedule !== undefined && { schedule: v.schedule as AblationSamplerConfig['schedule'] }),
-    ...(v.scaling !== undefined && { scaling: v.scaling as AblationSamplerConfig['scaling'] }),
-  };
-  delete (ablationConfig as { alpha?: number }).alpha;
   const C = net.imgChannels;
   const R = net.imgResolution;
   const plane = C * R * R;
@@ -278,24 +247,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
       });
     }
     samples.set(x, at * plane);
-    if (v.outdir) {
-      const pixels = toPixels(x);
-      for (let k = 0; k < chunk.length; k++) {
-        const seed = chunk[k] as number;
-        const dir = v.subdirs
-          ? join(v.outdir as string, String(seed - (seed % 1000)).padStart(6, '0'))
-          : (v.outdir as string);
-        await mkdir(dir, { recursive: true });
-        const chw = pixels.subarray(k * plane, (k + 1) * plane);
-        const hwc = new Uint8Array(plane);
-        for (let c = 0; c < C; c++)
-          for (let p = 0; p < R * R; p++) hwc[p * C + c] = chw[c * R * R + p] as number;
-        await writeFile(
-          join(dir, `${String(seed).padStart(6, '0')}.png`),
-          encodePng({ width: R, height: R, channels: C as 1 | 3, data: hwc }),
-        );
-      }
-    }
+    if (v.outdir) await writeSeedPngs(v.outdir as string, chunk, x, [C, R], v.subdirs === true);
     line.update(Math.min(at + batch, seeds.length), seeds.length);
   }
   line.end();
@@ -329,12 +281,21 @@ async function run(v: OptionValues, io: Io): Promise<void> {
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'sample images from a network (generate.py)',
-  usage: 'pfgmpp generate --network FILE [--outdir DIR] [--seeds 0-63] [options]',
+  summary: 'sample images from a network or from every training state of a run (generate.py)',
+  usage:
+    'pfgmpp generate --network FILE [--outdir DIR] [--seeds 0-63] [options]\n' +
+    '       pfgmpp generate --outdir RUN_FOLDER [--ckpt KIMG] [--end_ckpt KIMG] [--pfgmpp=1] [options]',
   description:
-    'Samples with the EDM Heun sampler (default 18 steps) from the PFGM++ prior of the stored D, or\n' +
-    'from Gaussian latents for diffusion networks; --solver/--disc/--schedule/--scaling select the\n' +
-    'ablation sampler. PNGs are named {seed:06d}.png; image k depends only on seed k.',
+    'With --network (EDM generate.py): samples with the EDM Heun sampler (default 18 steps) from the\n' +
+    'PFGM++ prior of the stored D, or from Gaussian latents for diffusion networks;\n' +
+    '--solver/--disc/--schedule/--scaling select the ablation sampler. PNGs are named {seed:06d}.png;\n' +
+    'image k depends only on seed k.\n\n' +
+    'Without --network (PFGM++ generate.py): every training-state-*.pt (ours: .safetensors; with\n' +
+    '--use_pickle=1: .pkl) in the run folder --outdir with kimg in [--ckpt, --end_ckpt] is sampled\n' +
+    'into ckpt_{kimg:06d}/ (ckpt_2_ when the last seed is 50000..99999, ckpt_3_ above), in\n' +
+    'subfolders of 1000 seeds, from its EMA network; --pfgmpp=1 draws the PFGM++ prior with\n' +
+    'D = --aug_dim, otherwise Gaussian latents; S_max and S_noise default to 0. A folder that exists\n' +
+    'is skipped, so an interrupted job resumes; folders are written under a temporary name first.',
   options,
   run,
 };

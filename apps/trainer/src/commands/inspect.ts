@@ -1,7 +1,8 @@
 /**
  * `pfgmpp inspect CHECKPOINT`: what a checkpoint holds (format, architecture keywords,
- * resolution, channels, labels, D, parameter count, training step), as text or `--json`.
- * Reads official training states, network snapshots, plain state dicts and ours; runs nothing.
+ * resolution, channels, labels, D, parameter and buffer counts of each network, training step),
+ * as text or `--json`. Reads official training states, network snapshots, plain state dicts and
+ * ours; runs nothing.
  */
 import type { Checkpoint, TensorMap } from '@pfgmpp/io';
 import { readCheckpointFile } from '@pfgmpp/io/node';
@@ -28,6 +29,13 @@ export interface CheckpointSummary {
   /** Parameters and buffers of the weights to run (the EMA network when present). */
   tensors: number;
   values: number;
+  /**
+   * Scalars per network ('net', 'ema', or 'network' for a file with one unnamed network):
+   * parameters only, as the official training summary and sum(p.numel() for p in
+   * net.parameters()); buffers (resample filters, Fourier frequencies, iDDPM's table) apart.
+   */
+  parameters: Record<string, number>;
+  buffers: Record<string, number>;
   hasEma: boolean;
   hasOptimizer: boolean;
   step: number | null;
@@ -35,6 +43,39 @@ export interface CheckpointSummary {
 }
 
 const count = (m: TensorMap) => [...m.values()].reduce((p, t) => p + t.data.length, 0);
+
+/**
+ * Whether a state-dict entry is a buffer. EDM's and PFGM++'s networks register exactly three:
+ * `resample_filter` (Conv2d with up/down), `freqs` (FourierEmbedding) and the top-level `u`
+ * (iDDPMPrecond); packages/nn registers the same names. A file keeps no other trace of which
+ * entries are buffers (a plain state dict has only names).
+ */
+export function isBuffer(name: string): boolean {
+  if (name === 'u') return true;
+  const last = name.slice(name.lastIndexOf('.') + 1);
+  return last === 'resample_filter' || last === 'freqs';
+}
+
+/** Parameter and buffer scalars of one network. */
+export function countScalars(m: TensorMap): { parameters: number; buffers: number } {
+  let parameters = 0;
+  let buffers = 0;
+  for (const [name, t] of m) {
+    if (isBuffer(name)) buffers += t.data.length;
+    else parameters += t.data.length;
+  }
+  return { parameters, buffers };
+}
+
+/** The networks of a checkpoint by name: net and EMA of a training state, else its only one. */
+function networks(c: Checkpoint): [string, TensorMap][] {
+  const named: [string, TensorMap | undefined][] = [
+    ['net', c.net],
+    ['ema', c.ema],
+  ];
+  const found = named.filter((e): e is [string, TensorMap] => e[1] !== undefined);
+  return found.length > 0 ? found : [['network', c.tensors]];
+}
 
 function numberIn(...values: unknown[]): number | null {
   for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) return v;
@@ -45,6 +86,13 @@ export function summarize(file: string, c: Checkpoint): CheckpointSummary {
   const k = (c.initKwargs ?? {}) as Record<string, unknown>;
   const a = (c.attributes ?? {}) as Record<string, unknown>;
   const pfgmpp = a.pfgmpp ?? k.pfgmpp;
+  const parameters: Record<string, number> = {};
+  const buffers: Record<string, number> = {};
+  for (const [name, m] of networks(c)) {
+    const n = countScalars(m);
+    parameters[name] = n.parameters;
+    buffers[name] = n.buffers;
+  }
   return {
     file,
     format: c.format,
@@ -57,6 +105,8 @@ export function summarize(file: string, c: Checkpoint): CheckpointSummary {
     D: pfgmpp === false ? null : numberIn(a.D, k.D, k.aug_dim),
     tensors: c.tensors.size,
     values: count(c.tensors),
+    parameters,
+    buffers,
     hasEma: c.ema !== undefined,
     hasOptimizer: c.optimizer !== undefined,
     step: c.step ?? null,
@@ -66,6 +116,12 @@ export function summarize(file: string, c: Checkpoint): CheckpointSummary {
 
 function text(s: CheckpointSummary): string {
   const v = (x: unknown) => (x === null || x === undefined ? '-' : String(x));
+  const n = (x: number) => x.toLocaleString('en-US');
+  // "48,275 (net), 48,275 (ema)"; a file with one unnamed network shows the bare number.
+  const per = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, x]) => (k === 'network' ? n(x) : `${n(x)} (${k})`))
+      .join(', ');
   const lines = [
     `file        ${s.file}`,
     `format      ${s.format} (${s.container})`,
@@ -74,7 +130,9 @@ function text(s: CheckpointSummary): string {
     `channels    ${v(s.channels)}`,
     `labels      ${s.labelDim ? s.labelDim : 'none'}`,
     `D           ${s.D === null ? '- (diffusion, or not recorded)' : s.D}`,
-    `tensors     ${s.tensors} (${s.values.toLocaleString('en-US')} values)${s.hasEma ? ', EMA' : ''}${s.hasOptimizer ? ', Adam state' : ''}`,
+    `tensors     ${s.tensors} (${n(s.values)} values)${s.hasEma ? ', EMA' : ''}${s.hasOptimizer ? ', Adam state' : ''}`,
+    `parameters  ${per(s.parameters)}`,
+    `buffers     ${per(s.buffers)}`,
     `step        ${s.step === null ? '-' : `${s.step} images`}${s.kimg === null ? '' : ` (${s.kimg} kimg)`}`,
   ];
   if (s.initKwargs) lines.push(`init_kwargs ${JSON.stringify(s.initKwargs)}`);
@@ -97,7 +155,9 @@ export const inspectCommand: Command = {
   description:
     'Reads a training state, network snapshot, PFGM++ .pkl, torch.save(state_dict) file or one of\n' +
     "this project's safetensors checkpoints (nothing in it is executed) and prints its format,\n" +
-    'architecture keywords, resolution, channels, labels, D, parameter count and training step.',
+    'architecture keywords, resolution, channels, labels, D, the parameter count of each network\n' +
+    '(net and EMA; parameters only, as the training summary) with its buffers apart, and the\n' +
+    'training step.',
   options,
   takesArguments: true,
   run,

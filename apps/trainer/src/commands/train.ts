@@ -131,12 +131,18 @@ const options: OptionSpec[] = [
   { name: 'xflip', kind: 'flag', help: 'double the dataset with mirrored images' },
   { name: 'lsun', kind: 'flag', help: 'scale the EDM loss sigmas by 380/80 (LSUN recipe)' },
   { name: 'ls', kind: 'float', value: 'S', help: 'loss scaling (default 1)' },
+  { name: 'cache', kind: 'flag', help: 'keep decoded images in memory (default true)' },
   {
-    name: 'cache',
-    kind: 'string',
-    value: 'BOOL',
-    choices: ['true', 'false'],
-    help: 'keep decoded images in memory (default true)',
+    name: 'fp16',
+    kind: 'flag',
+    help: 'half-precision network: not available yet (only --fp16=0 is accepted)',
+  },
+  { name: 'bench', kind: 'flag', help: 'cuDNN benchmark mode of the original: no effect here' },
+  {
+    name: 'workers',
+    kind: 'int',
+    value: 'N',
+    help: 'data-loader processes of the original: no effect here (decoding is in-process)',
   },
   { name: 'max-size', kind: 'int', value: 'N', help: 'use a random subset of at most N images' },
   { name: 'desc', kind: 'string', value: 'TEXT', help: 'suffix of the run folder name' },
@@ -174,7 +180,7 @@ const options: OptionSpec[] = [
     value: 'SEC',
     help: 'stop (saving everything) after this many seconds',
   },
-  { name: 'dry-run', kind: 'flag', help: 'print the options and exit' },
+  { name: 'dry-run', short: 'n', kind: 'flag', help: 'print the options and exit' },
 ];
 
 function positive(v: unknown, name: string, fallback: number, min = 0, exclusive = true): number {
@@ -231,10 +237,16 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
   const seed = v.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : (v.seed as number);
   const arch = (v.arch ?? 'ddpmpp') as Arch;
   const precond = (v.precond ?? 'edm') as PrecondChoice;
-  const D = v.pfgmpp ? positive(v.aug_dim, 'aug_dim', 128, 2, false) : Number.POSITIVE_INFINITY;
-  if (!v.pfgmpp && v.aug_dim !== undefined) throw new UsageError('--aug_dim needs --pfgmpp');
+  if (v.fp16 === true)
+    throw new UsageError(
+      '--fp16=1: mixed precision is not available yet; train in float32 (--fp16=0)',
+    );
+  // --aug_dim is checked even without --pfgmpp (the original takes it either way), but D stays
+  // infinite for diffusion.
+  const augDim = positive(v.aug_dim, 'aug_dim', 128, 2, false);
+  const D = v.pfgmpp === true ? augDim : Number.POSITIVE_INFINITY;
   if (precond === 'vp' && Number.isFinite(D))
-    throw new UsageError('--precond=vp is diffusion only (drop --pfgmpp)');
+    throw new UsageError('--precond=vp is diffusion only (--pfgmpp=0)');
   const augment = v.augment === undefined ? 0 : (v.augment as number);
   if (!(augment >= 0 && augment <= 1)) {
     throw new UsageError(`option --augment must be a probability in [0, 1]; got ${augment}`);
@@ -249,7 +261,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
   const data = v.data as string;
   const dataset = await openTrainingData(data, {
     xflip: v.xflip === true,
-    cache: v.cache !== 'false',
+    cache: v.cache !== false,
     cond: v.cond === true,
     seed,
     ...(v['max-size'] !== undefined && { maxSize: v['max-size'] as number }),
@@ -299,7 +311,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
       path: data,
       use_labels: v.cond === true,
       xflip: v.xflip === true,
-      cache: v.cache !== 'false',
+      cache: v.cache !== false,
       resolution,
       max_size: dataset.length,
     },
