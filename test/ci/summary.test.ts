@@ -59,6 +59,13 @@ const pass: Test = { file: 'packages/a/test/a.test.ts', name: 'suite works', sta
 const stray: Test = { file: 'packages/a/test/a.test.ts', name: 'suite stray', status: 'skipped' };
 
 describe('CI summary', () => {
+  it('turbo passes the skip switches through to the test processes (its strict env mode drops others)', () => {
+    const turbo = JSON.parse(readFileSync(join(root, 'turbo.json'), 'utf8'));
+    expect(turbo.globalPassThroughEnv).toEqual(
+      expect.arrayContaining(['PFGMPP_NO_GPU', 'PFGMPP_SKIP_BROWSER']),
+    );
+  });
+
   it('every entry of .ci/expected-skips names a test in its file', () => {
     const entries = readFileSync(join(root, '.ci/expected-skips'), 'utf8')
       .split('\n')
