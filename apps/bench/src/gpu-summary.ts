@@ -101,7 +101,7 @@ export function writeSummary(dir: string): number {
     for (const [k, r] of Object.entries(v as Record<string, Record<string, unknown>>)) {
       if (!('ratio' in r)) continue;
       lines.push(
-        `${s} ${k}: ours ${fmt(r.ours, 3)} / PyTorch ${fmt(r.peer, 3)} ${String(r.unit ?? '')}, ${fmt(r.ratio, 2)}x`,
+        `${s} ${k}: ours ${fmt(r.ours, 3)} / ${String(r.peerName ?? 'PyTorch')} ${fmt(r.peer, 3)} ${String(r.unit ?? '')}, ${fmt(r.ratio, 2)}x`,
       );
     }
   }

@@ -286,7 +286,7 @@ async function main(argv: string[]): Promise<number> {
   // The suites print their JSON as the last line of stdout; the script keeps it.
   if (step === 'ceiling') return runCeilingSuite(gpu, true);
   if (step === 'unet') return runUnetSuite(gpu, true, undefined, 2);
-  if (step === 'fid') return runFidSuite(gpu, true);
+  if (step === 'fid') return runFidSuite(gpu, true, false); // the Frechet part is CPU work
   console.error(`unknown step ${step}`);
   return 2;
 }

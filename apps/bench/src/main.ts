@@ -63,7 +63,11 @@ suites:
             (Debian's python3-torch, 2 threads) on the same architecture. \`unet small\` runs (a) only
   fid       Inception feature extraction images/s (EDM pipeline, synthetic weights, batch 8) on
             32x32 (resized to 299) and 299x299 uint8 images, against the same network in PyTorch
-            CPU (Debian's python3-torch, 2 threads)
+            CPU (Debian's python3-torch, 2 threads); then the Frechet distance of 2048-d float64
+            statistics (3000 vs 3000 samples, and 1000 vs 3000: singular) in seconds, best of 3,
+            against pytorch-fid's SciPy sqrtm and the textbook JS path (the one before
+            2026-12-06), with the relative differences of the values. \`fid frechet\` runs the
+            Frechet part alone (no GPU)
             Then a table of every kernel row (convolution and matmul) on UNet, Inception and
             matmul shapes: GFLOP/s, share of the adapter's fma_peak (measured in the run), and
             the row the tuner chose
@@ -176,7 +180,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (suite === 'unet') return runUnetSuite(await getDevice(), json, positional[1], repeats);
-  if (suite === 'fid') return runFidSuite(await getDevice(), json);
+  if (suite === 'fid')
+    return runFidSuite(positional[1] === 'frechet' ? null : await getDevice(), json);
   if (suite === 'ceiling') return runCeilingSuite(await getDevice(), json);
   if (suite === 'rows') {
     const results = await runRowsTable(await getDevice(), positional[1]);

@@ -154,7 +154,7 @@ describe('pfgmpp fid: command line', () => {
     }
     expect((await cli('fid', 'calc', '--help')).out).toBe(help.out);
     const cases: [string[], RegExp][] = [
-      [['fid'], /missing subcommand \(ref, calc, features\)/],
+      [['fid'], /missing subcommand \(ref, calc, features, merge\)/],
       [['fid', 'score'], /unknown subcommand 'score'/],
       [
         ['fid', 'ref', '--data', 'd', '--dest', 'r.npz', '--images', 'x'],

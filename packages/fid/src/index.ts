@@ -7,5 +7,6 @@ export * from './architecture.ts';
 export * from './weights.ts';
 export * from './inception.ts';
 export * from './linalg.ts';
+export * from './fast-linalg.ts';
 export * from './stats.ts';
 export * from './metrics.ts';

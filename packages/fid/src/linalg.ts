@@ -1,9 +1,11 @@
 /**
- * Float64 dense linear algebra for the Frechet distance (WGSL has no f64): Cholesky (plain and
- * pivoted), the symmetric eigenproblem (Householder tridiagonalisation + implicit QL), and
- * tr((S1 S2)^1/2) through the symmetric matrix L^T S2 L (S1 = L L^T), whose nonzero eigenvalues
- * are those of S1 S2. Matrices are row-major Float64Array n x n. Loops run along rows (the inner
- * index contiguous), which is what makes 2048 x 2048 feasible in plain JS.
+ * Float64 dense linear algebra for the Frechet distance (WGSL has no f64), the plain textbook
+ * versions: Cholesky (plain and pivoted), the symmetric eigenproblem (Householder
+ * tridiagonalisation + implicit QL), and tr((S1 S2)^1/2) through the symmetric matrix L^T S2 L
+ * (S1 = L L^T), whose nonzero eigenvalues are those of S1 S2. Matrices are row-major
+ * Float64Array n x n. `traceSqrtProductReference` here is the readable reference (and the
+ * fallback without WebAssembly); fast-linalg.ts computes the same thing blocked, in WebAssembly
+ * SIMD, 10-20x faster at n = 2048.
  */
 
 /** Lower Cholesky factor of a symmetric matrix, or null when it is not positive definite. */
@@ -145,6 +147,26 @@ function tridiagonalize(
   e[0] = 0;
 }
 
+/**
+ * Eigenvalues of the symmetric tridiagonal matrix with diagonal d and off-diagonal e (e[i]
+ * couples i and i + 1), ascending; d and e are overwritten.
+ */
+export function tridiagonalEigenvalues(d: Float64Array, e: Float64Array): Float64Array {
+  const n = d.length;
+  if (n === 0) return d;
+  // ql() takes the coupling of i - 1 and i at e[i] (tred2's layout).
+  e.copyWithin(1, 0, n - 1);
+  ql(new Float64Array(0), d, e, n, false);
+  return d.sort();
+}
+
+/** sqrt(a^2 + b^2); Math.hypot (6-8x slower in V8) only where the squares leave the safe range. */
+function hypot(a: number, b: number): number {
+  const s = a * a + b * b;
+  return s > 1e-290 && s < 1e290 ? Math.sqrt(s) : Math.hypot(a, b);
+}
+
+/** Implicit QL with shifts on (d, e), rotating the rows of z too when `vec` (tql2). */
 function ql(z: Float64Array, d: Float64Array, e: Float64Array, n: number, vec: boolean) {
   for (let i = 1; i < n; i++) e[i - 1] = e[i] as number;
   e[n - 1] = 0;
@@ -161,7 +183,7 @@ function ql(z: Float64Array, d: Float64Array, e: Float64Array, n: number, vec: b
         if (++iter > 60) throw new Error('symmetricEigen: QL iteration did not converge');
         let g = d[l] as number;
         let p = ((d[l + 1] as number) - g) / (2 * (e[l] as number));
-        let r = Math.hypot(p, 1);
+        let r = hypot(p, 1);
         if (p < 0) r = -r;
         d[l] = (e[l] as number) / (p + r);
         d[l + 1] = (e[l] as number) * (p + r);
@@ -182,7 +204,7 @@ function ql(z: Float64Array, d: Float64Array, e: Float64Array, n: number, vec: b
           s2 = s;
           g = c * (e[i] as number);
           h = c * p;
-          r = Math.hypot(p, e[i] as number);
+          r = hypot(p, e[i] as number);
           e[i + 1] = s * r;
           s = (e[i] as number) / r;
           c = p / r;
@@ -321,13 +343,17 @@ export function congruence(
 }
 
 /**
- * Eigenvalues at most this size are round-off of zeros (n ulps of the largest magnitude): their
- * square roots (1e-8 for 1e-16) would otherwise add noise to the trace of a singular product.
+ * The sum of the square roots of the eigenvalues of a positive semi-definite matrix of order n.
+ * Eigenvalues at most n ulps of the largest magnitude are round-off of zeros: their square roots
+ * (1e-8 for 1e-16) would otherwise add noise to the trace of a singular product.
  */
-function roundOff(values: Float64Array, n: number): number {
+export function sumSqrtEigenvalues(values: Float64Array, n: number): number {
   let max = 0;
   for (const v of values) max = Math.max(max, Math.abs(v));
-  return n * 2 ** -52 * max;
+  const tiny = n * 2 ** -52 * max;
+  let sum = 0;
+  for (const v of values) if (v > tiny) sum += Math.sqrt(v);
+  return sum;
 }
 
 /**
@@ -337,12 +363,8 @@ function roundOff(values: Float64Array, n: number): number {
  * (fewer samples than features) just gives a smaller problem. Eigenvalues within round-off of
  * zero count as 0 (negative ones would make SciPy's sqrtm complex; FID keeps its real part).
  */
-export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number): number {
+export function traceSqrtProductReference(s1: Float64Array, s2: Float64Array, n: number): number {
   const f = pivotedCholesky(s1, n);
   const r = f.rank;
-  const { values } = symmetricEigen(congruence(f, s2, n), r);
-  const tiny = roundOff(values, r);
-  let sum = 0;
-  for (const v of values) if (v > tiny) sum += Math.sqrt(v);
-  return sum;
+  return sumSqrtEigenvalues(symmetricEigen(congruence(f, s2, n), r).values, r);
 }

@@ -1,16 +1,15 @@
 /**
  * Node entry: the weight file from disk, images from a folder or ZIP (recursive, sorted, as the
  * dataset readers of @pfgmpp/io) or an .npy of uint8 [n, C, H, W], features streamed through the
- * network in batches into float64 statistics, and reference-statistics files (.npz with mu and
- * sigma, float64, the EDM / pytorch-fid layout).
+ * network in batches into float64 sums, reference-statistics files (.npz with mu and sigma,
+ * float64, the EDM / pytorch-fid layout) and partial statistics of shards (partial.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { Mt19937, type NdArray, readNpy } from '@pfgmpp/io';
 import { openDataset, readNpz, writeNpz } from '@pfgmpp/io/node';
-import type { Gpu } from '@pfgmpp/tensor';
 import { CLASSES, FEATURES } from './architecture.ts';
 import type { Detector, InceptionV3 } from './inception.ts';
-import { FeatureStats, type Stats } from './stats.ts';
+import { FeatureSums, type Stats } from './stats.ts';
 import {
   type InceptionWeights,
   readInceptionWeights,
@@ -19,6 +18,7 @@ import {
 } from './weights.ts';
 
 export * from './index.ts';
+export * from './partial.ts';
 
 /** Reads and checks the Inception weight file (torch legacy/zip or safetensors). */
 export async function loadInceptionWeights(path: string): Promise<InceptionWeights> {
@@ -46,7 +46,7 @@ export interface ImageSet {
 }
 
 /** Repeats a 1-channel CHW image to 3 channels (EDM's fid.py does the same). */
-function rgb(chw: Uint8Array, c: number): Uint8Array {
+export function rgb(chw: Uint8Array, c: number): Uint8Array {
   if (c === 3) return chw;
   const out = new Uint8Array(chw.length * 3);
   for (let k = 0; k < 3; k++) out.set(chw, k * chw.length);
@@ -140,6 +140,19 @@ export async function openImages(path: string, options: OpenImagesOptions = {}):
   };
 }
 
+/** Images start .. end - 1 of `images` (one shard), as an image set of their own. */
+export function sliceImages(images: ImageSet, start: number, end: number): ImageSet {
+  if (start < 0 || end > images.count || start > end) {
+    throw new RangeError(`${images.location}: images ${start}..${end - 1} of ${images.count}`);
+  }
+  return {
+    location: images.location,
+    count: end - start,
+    shape: images.shape,
+    read: (s, n) => images.read(start + s, n),
+  };
+}
+
 export interface StreamOptions {
   detector?: Detector;
   /** Images per network call (default 64, EDM's --batch). */
@@ -148,22 +161,37 @@ export interface StreamOptions {
   keepFeatures?: boolean;
   /** Keep the logits ([n, 1008], for Inception Score). */
   logits?: boolean;
-  /** Accumulate mu/sigma (default true). */
+  /** Accumulate the float64 sums behind mu/sigma (default true). */
   stats?: boolean;
+  /** Continue from a resume point: images 0 .. done - 1 are in `sums` (and `features`). */
+  resume?: StreamState;
   /** Called after each batch with images done and the total. */
   onProgress?: (done: number, total: number) => void;
+  /** Awaited after each batch (checkpoints); the state is live, copy what is kept. */
+  onBatch?: (state: StreamState) => void | Promise<void>;
+}
+
+/** How far a stream has come: images 0 .. done - 1 of the set. */
+export interface StreamState {
+  done: number;
+  sums?: FeatureSums;
+  /** [n, 2048] for the whole set; rows below `done` are filled. */
+  features?: Float32Array;
 }
 
 export interface StreamResult {
   count: number;
+  /** mu and sigma from `sums` (absent below 2 images). */
   stats?: Stats;
+  sums?: FeatureSums;
   features?: Float32Array;
   logits?: Float32Array;
 }
 
 /**
- * Streams `images` through the network batch by batch: statistics in float64 (the per-batch
- * centred scatter on the GPU), and optionally all features and logits.
+ * Streams `images` through the network batch by batch: float64 sums of the features and their
+ * outer products (image by image, so independent of the batching), and optionally all
+ * features and logits. Batches start at `resume.done` and go up by `batch` from there.
  */
 export async function streamImages(
   net: InceptionV3,
@@ -173,13 +201,27 @@ export async function streamImages(
   const batch = Math.max(1, options.batch ?? 64);
   const [c, h, w] = images.shape;
   const n = images.count;
-  const acc = options.stats === false ? null : new FeatureStats(FEATURES);
-  const features = options.keepFeatures ? new Float32Array(n * FEATURES) : undefined;
+  const from = options.resume?.done ?? 0;
+  if (from > n) throw new Error(`${images.location}: resume point ${from} is past ${n} images`);
+  const sums =
+    options.stats === false ? undefined : (options.resume?.sums ?? new FeatureSums(FEATURES));
+  if (sums && sums.count !== from) {
+    throw new Error(`${images.location}: resume sums hold ${sums.count} images, not ${from}`);
+  }
+  let features: Float32Array | undefined;
+  if (options.keepFeatures) {
+    features = new Float32Array(n * FEATURES);
+    const kept = options.resume?.features;
+    if (from > 0 && (!kept || kept.length < from * FEATURES)) {
+      throw new Error(`${images.location}: the resume point lacks the features of ${from} images`);
+    }
+    if (kept) features.set(kept.subarray(0, from * FEATURES));
+  }
   const logits = options.logits ? new Float32Array(n * CLASSES) : undefined;
-  const gpu: Gpu = net.gpu;
-  // Decoding the next batch overlaps the GPU work on this one.
-  let next = n > 0 ? images.read(0, Math.min(batch, n)) : null;
-  for (let s = 0; s < n; s += batch) {
+  if (logits && from > 0) throw new Error('logits cannot be resumed');
+  // Decoding (or sampling) the next batch overlaps the GPU work on this one.
+  let next = from < n ? images.read(from, Math.min(batch, n - from)) : null;
+  for (let s = from; s < n; s += batch) {
     const m = Math.min(batch, n - s);
     const data = await (next as Promise<Uint8Array>);
     next = s + batch < n ? images.read(s + batch, Math.min(batch, n - s - batch)) : null;
@@ -187,14 +229,20 @@ export async function streamImages(
       ...(options.detector && { detector: options.detector }),
       logits: options.logits === true,
     });
-    if (acc) await acc.add(out.features, m, gpu);
+    sums?.add(out.features, m);
     features?.set(out.features, s * FEATURES);
     if (logits && out.logits) logits.set(out.logits, s * CLASSES);
     options.onProgress?.(s + m, n);
+    await options.onBatch?.({
+      done: s + m,
+      ...(sums && { sums }),
+      ...(features && { features }),
+    });
   }
   return {
     count: n,
-    ...(acc && { stats: acc.result() }),
+    ...(sums && { sums }),
+    ...(sums && sums.count >= 2 && { stats: sums.result() }),
     ...(features && { features }),
     ...(logits && { logits }),
   };

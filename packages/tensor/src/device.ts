@@ -7,7 +7,11 @@
 import { GpuError } from './errors.ts';
 import { Gpu, type HostPause } from './gpu.ts';
 
-type GpuProvider = () => GPU | Promise<GPU>;
+/**
+ * The WebGPU entry point; `adapter` (Node) is a name the adapter must contain, in place of the
+ * provider's default (PFGMPP_ADAPTER). A browser has one entry point and cannot choose by name.
+ */
+type GpuProvider = (adapter?: string) => GPU | Promise<GPU>;
 
 let provider: GpuProvider | undefined;
 let hostPause: HostPause | undefined;
@@ -53,6 +57,12 @@ export function requiredLimits(adapter: GPUSupportedLimits): Record<string, numb
 
 export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
+  /**
+   * Node only: the first adapter whose name contains this text (Dawn's `adapter=` flag),
+   * instead of PFGMPP_ADAPTER's. Dawn chooses by name alone, so of two identical GPUs it always
+   * gives the first (docs/scale.md).
+   */
+  adapter?: string;
 }
 
 /**
@@ -88,7 +98,7 @@ async function createGpu(options: DeviceOptions): Promise<Gpu> {
 }
 
 async function openGpu(options: DeviceOptions): Promise<Gpu> {
-  const gpu = await findGpu();
+  const gpu = await findGpu(options.adapter);
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({
@@ -97,9 +107,11 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   } catch (e) {
     // Dawn: an adapter=NAME that matches none fails here and lists the adapters it has.
     const text = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-    throw new GpuError(
-      `no WebGPU adapter matches the one asked for (--adapter, PFGMPP_ADAPTER): ${text}`,
-    );
+    const asked =
+      options.adapter === undefined
+        ? 'the one asked for (--adapter, PFGMPP_ADAPTER)'
+        : `'${options.adapter}'`;
+    throw new GpuError(`no WebGPU adapter matches ${asked}: ${text}`);
   }
   if (!adapter) {
     throw new GpuError(
@@ -115,10 +127,15 @@ async function openGpu(options: DeviceOptions): Promise<Gpu> {
   return new Gpu(device, adapter.info, hostPause);
 }
 
-async function findGpu(): Promise<GPU> {
-  if (provider) return provider();
+async function findGpu(adapter?: string): Promise<GPU> {
+  if (provider) return provider(adapter);
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return nav.gpu;
+  if (nav?.gpu) {
+    if (adapter !== undefined) {
+      throw new GpuError(`choosing an adapter by name ('${adapter}') needs Dawn (Node)`);
+    }
+    return nav.gpu;
+  }
   throw new GpuError(
     'WebGPU is not available: in Node import "@pfgmpp/tensor/node" (it registers Dawn); ' +
       'in a browser use one with WebGPU enabled (Chrome/Edge 113+, or chrome://flags/#enable-unsafe-webgpu).',
@@ -138,4 +155,24 @@ export function activeGpu(): Gpu {
 /** Makes `gpu` the one creation ops use by default (getDevice does this). */
 export function setActiveGpu(gpu: Gpu | undefined): void {
   active = gpu;
+}
+
+/**
+ * Runs `fn` with `gpu` as the device of creation ops that are given none (activeGpu), then
+ * puts the previous one back: how code that creates tensors without naming a device (layers,
+ * losses) runs on a second device. `fn` must be synchronous: an `await` inside it would let
+ * other code run with `gpu` active.
+ */
+export function withGpu<T>(gpu: Gpu, fn: () => T): T {
+  const before = active;
+  active = gpu;
+  try {
+    const result = fn();
+    if (result instanceof Promise) {
+      throw new GpuError('withGpu(gpu, fn) got an async function: fn must be synchronous');
+    }
+    return result;
+  } finally {
+    active = before;
+  }
 }

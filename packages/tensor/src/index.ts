@@ -10,6 +10,7 @@ export {
   resetDevice,
   setGpuProvider,
   activeGpu,
+  withGpu,
   type DeviceOptions,
 } from './device.ts';
 export { Gpu, foldWorkgroups, type GpuCounters, type HostPause } from './gpu.ts';

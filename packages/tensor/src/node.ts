@@ -3,7 +3,8 @@
  * the kernel choices' settings from the environment. The only module of this package that
  * imports Node-specific code.
  *
- *   PFGMPP_ADAPTER=SUBSTRING   the first adapter whose name contains it (Dawn's adapter=)
+ *   PFGMPP_ADAPTER=SUBSTRING   the first adapter whose name contains it (Dawn's adapter=;
+ *                              requestGpu({ adapter }) asks for another by name)
  *   PFGMPP_DAWN_FLAGS='...'    more Dawn flags, space-separated (backend=vulkan, ...)
  *   PFGMPP_KERNELS=row,row     only these kernel rows (names or families; tests, debugging)
  *   PFGMPP_TUNE=0              no tuning: untuned shapes take the first row that fits
@@ -18,7 +19,8 @@ import { setGpuProvider } from './device.ts';
 
 Object.assign(globalThis, globals);
 
-let dawn: GPU | undefined;
+/** Dawn's entry points by flags: one per adapter name asked for (Dawn takes it at creation). */
+const dawn = new Map<string, GPU>();
 
 /** A word nobody writes: Atomics.wait on it sleeps for its timeout. */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -38,17 +40,23 @@ function pauseHost(ms: number): Promise<void> {
  * 64 us by default on some drivers, which reads short kernels as 0 when tuning), and
  * PFGMPP_DAWN_FLAGS last, so they win.
  */
-function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+function dawnFlags(env: NodeJS.ProcessEnv = process.env, asked?: string): string[] {
   const flags = ['disable-dawn-features=timestamp_quantization'];
-  const adapter = env.PFGMPP_ADAPTER?.trim();
+  const adapter = (asked ?? env.PFGMPP_ADAPTER)?.trim();
   if (adapter) flags.push(`adapter=${adapter}`);
   flags.push(...(env.PFGMPP_DAWN_FLAGS?.trim().split(/\s+/).filter(Boolean) ?? []));
   return flags;
 }
 
-setGpuProvider(() => {
-  dawn ??= create(dawnFlags());
-  return dawn;
+setGpuProvider((adapter) => {
+  const flags = dawnFlags(process.env, adapter);
+  const key = flags.join(' ');
+  let gpu = dawn.get(key);
+  if (!gpu) {
+    gpu = create(flags);
+    dawn.set(key, gpu);
+  }
+  return gpu;
 }, pauseHost);
 
 /** Tuned kernel choices as files in `dir` (written to a temporary name, then renamed). */

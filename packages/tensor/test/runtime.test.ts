@@ -54,6 +54,7 @@ describe('pure helpers', () => {
       'requestGpu',
       'setGpuProvider',
       'activeGpu',
+      'withGpu',
       'Gpu',
       'foldWorkgroups',
       'GpuError',

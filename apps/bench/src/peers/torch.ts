@@ -15,11 +15,29 @@ const DEVICE = process.env.PFGMPP_PEER_DEVICE || 'cpu';
 
 /** The figures the script printed, or the reason it could not run (no python3 or no torch). */
 export function runTorchPeer(script: string, config: object): Record<string, number> | string {
+  return runPythonPeer(
+    script,
+    config,
+    'torch',
+    'PyTorch is not installed (apt-get install python3-torch)',
+  );
+}
+
+/**
+ * The same for a peer script that needs the Python module `module` instead (`missing`: what to
+ * say where it is not installed); the config's `device` key is added all the same.
+ */
+export function runPythonPeer(
+  script: string,
+  config: object,
+  module: string,
+  missing: string,
+): Record<string, number> | string {
   if (PYTHON.includes('/') && !existsSync(PYTHON)) return `${PYTHON} not found`;
   try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    execFileSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore' });
   } catch {
-    return 'PyTorch is not installed (apt-get install python3-torch)';
+    return missing;
   }
   const dir = process.env.PFGMPP_PEERS_DIR;
   const path = dir

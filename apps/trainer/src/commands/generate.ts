@@ -10,16 +10,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
-import { asDenoiser, type Precond } from '@pfgmpp/nn';
-import {
-  ablationSampler,
-  classLabels,
-  type EdmSamplerConfig,
-  edmSampler,
-  generate,
-  quantizeState,
-  type SamplerStep,
-} from '@pfgmpp/pfgmpp';
+import { formatRanges } from '@pfgmpp/fid/node';
+import { ablationSampler, classLabels, edmSampler, type SamplerStep } from '@pfgmpp/pfgmpp';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
@@ -30,8 +22,9 @@ import {
   SAMPLING_OPTIONS,
   samplerChoice,
 } from '../sampling/options.ts';
+import { loadNetworkSampler } from '../sampling/network.ts';
 import { RUN_FOLDER_OPTIONS, runFolder, writeSeedPngs } from '../sampling/run-folder.ts';
-import { loadNetwork } from '../training/network.ts';
+import { SHARD_OPTIONS, shardName, shardOption, shardSeeds } from '../sampling/shard.ts';
 import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 
@@ -50,6 +43,7 @@ const options: OptionSpec[] = [
     help: 'with --network: where {seed:06d}.png go (omit to write only --grid/--save-npy); without: the run folder',
   },
   ...SAMPLING_OPTIONS,
+  ...SHARD_OPTIONS,
   {
     name: 'aug_dim',
     kind: 'string',
@@ -107,14 +101,17 @@ const options: OptionSpec[] = [
 
 export { parseD, parseSeeds };
 
-function storedD(net: Precond, kwargs: Record<string, unknown>): number {
-  const pf = kwargs.pfgmpp === true;
-  const D = typeof kwargs.D === 'number' ? kwargs.D : (net as { D?: number }).D;
-  return pf && typeof D === 'number' ? D : Number.POSITIVE_INFINITY;
-}
-
 /** Options of one mode only: refused in the other, so that none is silently ignored. */
-const NETWORK_ONLY = ['grid', 'trajectory', 'latents', 'save-npy', 'alpha', 'quant'];
+const NETWORK_ONLY = [
+  'grid',
+  'trajectory',
+  'latents',
+  'save-npy',
+  'alpha',
+  'quant',
+  'shard',
+  'shards',
+];
 const RUN_FOLDER_ONLY = [
   'ckpt',
   'end_ckpt',
@@ -159,7 +156,11 @@ async function run(v: OptionValues, io: Io): Promise<void> {
       `--${only} belongs to the run-folder mode (no --network: --outdir is a run folder whose training states are sampled)`,
     );
   }
-  const seeds = parseSeeds((v.seeds as string | undefined) ?? '0-63');
+  let seeds = parseSeeds((v.seeds as string | undefined) ?? '0-63');
+  const shard = shardOption(v);
+  if (shard && v.latents !== undefined) {
+    throw new UsageError('--latents holds the whole seed list; it cannot be combined with --shard');
+  }
   const batch = parseBatch(v);
   if (!v.outdir && !v.grid && !v['save-npy'])
     throw new UsageError('nothing to write: give --outdir, --grid or --save-npy');
@@ -167,28 +168,32 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   const { ablation, ablationConfig } = choice;
   if (ablation && v.alpha !== undefined)
     throw new UsageError('--alpha works with the EDM sampler only');
-  const edmConfig: Partial<EdmSamplerConfig> = {
-    ...choice.edm,
-    ...(v.alpha !== undefined && { alpha: v.alpha as number }),
-  };
-  await openGpu(v, io);
-  const { net, checkpoint } = await loadNetwork(v.network as string);
-  net.eval();
-  if (v.quant !== undefined) {
-    const sd = await net.stateDict();
-    const { state, quantized } = quantizeState(sd, v.quant as number);
-    net.loadStateDict(state);
-    io.err(`quantized ${quantized.length} weight tensors to ${v.quant} bits\n`);
-  }
-  const kwargs = (checkpoint.initKwargs ?? {}) as Record<string, unknown>;
-  const D = parseD(v.aug_dim as string | undefined, storedD(net, kwargs));
-  if (v.class !== undefined && (v.class as number) >= net.labelDim) {
-    throw new UsageError(
-      net.labelDim
-        ? `--class must be below ${net.labelDim}`
-        : '--class needs a conditional network',
+  if (shard) {
+    const all = new Set(seeds).size;
+    seeds = shardSeeds(seeds, shard);
+    io.err(
+      `generate: ${shardName(shard)}: ${seeds.length} of ${all} seeds (${formatRanges(seeds) || 'none'})\n`,
     );
+    if (seeds.length === 0) {
+      io.out('generated 0 images (this shard has no seeds)\n');
+      return;
+    }
   }
+  await openGpu(v, io);
+  const sampler = await loadNetworkSampler(
+    v.network as string,
+    {
+      choice,
+      ...(v.alpha !== undefined && { alpha: v.alpha as number }),
+      ...(v.quant !== undefined && { quant: v.quant as number }),
+      ...(v.aug_dim !== undefined && { augDim: v.aug_dim as string }),
+      ...(v.class !== undefined && { classIdx: v.class as number }),
+      batch: Math.min(batch, seeds.length),
+    },
+    io,
+  );
+  const { net, denoiser, D } = sampler;
+  const edmConfig = sampler.plan.edm;
   const C = net.imgChannels;
   const R = net.imgResolution;
   const plane = C * R * R;
@@ -208,9 +213,6 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     given = Float64Array.from(toFloat32(a));
   }
 
-  const denoiser = asDenoiser(net);
-  // The kernel rows for this batch's shapes, before any image is computed (choice.ts).
-  await denoiser.tune(Math.min(batch, seeds.length));
   const samples = new Float64Array(seeds.length * plane);
   const keep = Math.min(8, seeds.length);
   const steps: Float64Array[] = [];
@@ -237,14 +239,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
         ? await ablationSampler(denoiser, latents, shape, ablationConfig, opts)
         : await edmSampler(denoiser, latents, shape, edmConfig, opts);
     } else {
-      x = await generate(denoiser, chunk, {
-        D,
-        ...(v.class !== undefined && { classIdx: v.class as number }),
-        ...(onStep && { onStep }),
-        ...(ablation
-          ? { sampler: 'ablation' as const, config: ablationConfig }
-          : { sampler: 'edm' as const, config: edmConfig }),
-      });
+      x = await sampler.sample(chunk, onStep);
     }
     samples.set(x, at * plane);
     if (v.outdir) await writeSeedPngs(v.outdir as string, chunk, x, [C, R], v.subdirs === true);
@@ -283,13 +278,15 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'sample images from a network or from every training state of a run (generate.py)',
   usage:
-    'pfgmpp generate --network FILE [--outdir DIR] [--seeds 0-63] [options]\n' +
+    'pfgmpp generate --network FILE [--outdir DIR] [--seeds 0-63] [--shard I/N|auto] [options]\n' +
     '       pfgmpp generate --outdir RUN_FOLDER [--ckpt KIMG] [--end_ckpt KIMG] [--pfgmpp=1] [options]',
   description:
     'With --network (EDM generate.py): samples with the EDM Heun sampler (default 18 steps) from the\n' +
     'PFGM++ prior of the stored D, or from Gaussian latents for diffusion networks;\n' +
     '--solver/--disc/--schedule/--scaling select the ablation sampler. PNGs are named {seed:06d}.png;\n' +
-    'image k depends only on seed k.\n\n' +
+    'image k depends only on seed k. --shard I/N (I 0-based) samples only block I of N contiguous\n' +
+    'near-equal blocks of the sorted seeds (--shard auto: from a Kubernetes Indexed Job or a Slurm\n' +
+    'job array), so machines can share one --outdir (docs/fid.md).\n\n' +
     'Without --network (PFGM++ generate.py): every training-state-*.pt (ours: .safetensors; with\n' +
     '--use_pickle=1: .pkl) in the run folder --outdir with kimg in [--ckpt, --end_ckpt] is sampled\n' +
     'into ckpt_{kimg:06d}/ (ckpt_2_ when the last seed is 50000..99999, ckpt_3_ above), in\n' +

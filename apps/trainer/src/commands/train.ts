@@ -10,13 +10,25 @@ import { mnistDataset, openDataset } from '@pfgmpp/io/node';
 import { ARCHS, type Arch, networkSpec, PRECOND_CHOICES, type PrecondChoice } from '@pfgmpp/nn';
 import { AUGMENT_DIM, AUGMENT_KWARGS } from '@pfgmpp/pfgmpp';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
-import { ADAPTER_OPTION, openGpu } from '../device.ts';
+import { ADAPTER_OPTION, openGpus } from '../device.ts';
 import type { Io } from '../io.ts';
 import { type TrainConfig, type TrainProgress, train } from '../training/loop.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
   ADAPTER_OPTION,
+  {
+    name: 'devices',
+    kind: 'int',
+    value: 'N',
+    help: 'data-parallel on N devices of the adapter: the micro-batches of --batch-gpu are shared out, gradients summed each step (default 1)',
+  },
+  {
+    name: 'adapters',
+    kind: 'string',
+    value: 'A,B,...',
+    help: 'data-parallel on one device per name (the first adapter whose name contains it; a name may repeat)',
+  },
   {
     name: 'outdir',
     kind: 'string',
@@ -211,6 +223,30 @@ async function nextRunId(outdir: string): Promise<number> {
 export interface TrainPlan {
   config: TrainConfig;
   summary: JsonObject;
+  /** How many devices share each step, and the adapter of each (`--adapters`), if named. */
+  devices: { count: number; adapters?: string[] };
+}
+
+/** `--devices N` and `--adapters A,B`, checked against the micro-batches of a step. */
+function planDevices(v: OptionValues, rounds: number): TrainPlan['devices'] {
+  if (v.adapters !== undefined && v.adapter !== undefined)
+    throw new UsageError('--adapter and --adapters are exclusive');
+  const adapters =
+    v.adapters === undefined ? undefined : (v.adapters as string).split(',').map((a) => a.trim());
+  if (adapters?.some((a) => a === ''))
+    throw new UsageError(
+      `option --adapters must be a comma-separated list of names; got '${v.adapters}'`,
+    );
+  const count = positive(v.devices, 'devices', adapters?.length ?? 1);
+  if (adapters && count !== adapters.length) {
+    throw new UsageError(`--devices ${count} but --adapters names ${adapters.length} adapters`);
+  }
+  if (count > rounds) {
+    throw new UsageError(
+      `--devices ${count}: a step has only ${rounds} micro-batches of --batch-gpu images to share out (--batch / --batch-gpu)`,
+    );
+  }
+  return { count, ...(adapters && { adapters }) };
 }
 
 export async function openTrainingData(
@@ -256,6 +292,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
   if (batch % batchGpu !== 0) {
     throw new UsageError(`--batch ${batch} must be a multiple of --batch-gpu ${batchGpu}`);
   }
+  const devices = planDevices(v, batch / batchGpu);
   const dropout = positive(v.dropout, 'dropout', 0.13, 0, false);
   if (dropout >= 1) throw new UsageError(`option --dropout must be below 1; got ${dropout}`);
   const data = v.data as string;
@@ -293,7 +330,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
     v.cond ? 'cond' : 'uncond',
     arch,
     precond,
-    'gpus1',
+    `gpus${devices.count}`,
     `batch${batch}`,
     'fp32',
   ];
@@ -388,7 +425,7 @@ export async function planTraining(v: OptionValues): Promise<TrainPlan> {
       `--rbatch ${config.stfReference} must exceed the images per forward pass (${batchGpu})`,
     );
   }
-  return { config, summary: options };
+  return { config, summary: options, devices };
 }
 
 const fmtTime = (s: number) =>
@@ -425,11 +462,13 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     io.out('Dry run; exiting.\n');
     return;
   }
-  const gpu = await openGpu(v, io);
+  const gpus = await openGpus(v, io, plan.devices.count, plan.devices.adapters);
   const progress = trainProgress(io);
-  const result = await train(gpu, plan.config, {
+  const result = await train(gpus, plan.config, {
     onStep: progress,
     log: (line) => io.err(`${io.isTTY ? '\r\u001b[K' : ''}${line}\n`),
+  }).finally(() => {
+    for (const g of gpus.slice(1)) g.destroy();
   });
   io.out(
     `Done: ${(result.nimg / 1000).toFixed(3)} kimg in ${fmtTime(result.seconds)}; ` +

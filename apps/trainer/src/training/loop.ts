@@ -6,10 +6,14 @@
  * Reproducibility: the data order, the noise of every loss and the augmentation draws (seed,
  * step), and the dropout streams are functions of the seed and the images seen, and the training state stores all
  * three, so a resumed run computes the same losses as an uninterrupted one.
+ *
+ * Several devices (`--devices`, `--adapters`) share out the micro-batches of each step
+ * (devices.ts); every draw above stays keyed by the micro-batch, so the run computes what
+ * gradient accumulation over the same micro-batches on one device computes.
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
+import { type Batch, BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '@pfgmpp/io/node';
 import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } from '@pfgmpp/nn';
 import { augmentPipe, edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
@@ -21,12 +25,13 @@ import {
   mul,
   reshape,
   scope,
-  scopeAsync,
   square,
   sum,
   type Tensor,
   tensor,
+  withGpu,
 } from '@pfgmpp/tensor/node';
+import { DataParallel } from './devices.ts';
 import { readKernelRecord, writeKernelRecord } from './kernels.ts';
 import { loadInto, toInputs, transferReport, writeSnapshot } from './network.ts';
 import { lossCurve } from './pictures.ts';
@@ -163,8 +168,24 @@ function lossFunction(c: TrainConfig) {
   };
 }
 
-export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
+/**
+ * Trains on `gpus` (device 0 first: it keeps the training network, Adam, the EMA and writes
+ * every file; the others compute their share of each step's micro-batches).
+ */
+export async function train(
+  gpus: Gpu | readonly Gpu[],
+  c: TrainConfig,
+  hooks: TrainHooks,
+): Promise<TrainResult> {
   const start = Date.now();
+  const devices = Array.isArray(gpus) ? (gpus as readonly Gpu[]) : [gpus as Gpu];
+  const gpu = devices[0] as Gpu;
+  const rounds = c.batch / c.batchGpu;
+  if (devices.length > rounds) {
+    throw new Error(
+      `${devices.length} devices but ${rounds} micro-batches per step: each device needs one (--batch / --batch-gpu)`,
+    );
+  }
   await mkdir(c.runDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`cannot create the run folder ${c.runDir} (${e.code ?? e.message})`, {
       cause: e,
@@ -234,7 +255,6 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
     `${JSON.stringify(c.options, null, 2)}\n`,
   );
 
-  const rounds = c.batch / c.batchGpu;
   const sampler = new BatchSampler(c.dataset, {
     batchSize: c.batchGpu,
     seed: c.seed,
@@ -255,9 +275,11 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
   // Kernel rows: a resumed run takes the rows its run recorded, so it computes what the
   // uninterrupted run computed; the shapes of a step are then tuned, seen on one micro-batch of
   // zeros (its gradients dropped and the dropout streams put back after).
+  let rows: Record<string, string> = {};
   if (c.resume) {
     const recorded = await readKernelRecord(dirname(c.resume));
     if (recorded) {
+      rows = recorded.rows;
       gpu.kernels.pin(recorded.rows);
       await log(`Kernel rows: ${Object.keys(recorded.rows).length} recorded by the resumed run`);
     } else {
@@ -266,26 +288,62 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
       );
     }
   }
-  const rngBefore = net.model.rng.counter;
-  const tuned = await gpu.tuneKernels(() =>
-    scope(() => {
-      const images = tensor(new Float32Array(c.batchGpu * N), [c.batchGpu, ...c.dataset.shape]);
-      const labelDim = c.dataset.labelDim;
-      const labels = labelDim
-        ? tensor(new Float32Array(c.batchGpu * labelDim), [c.batchGpu, labelDim])
-        : undefined;
-      const more = c.stfReference - c.batchGpu;
-      const extraImages =
-        c.stfReference > 0
-          ? tensor(new Float32Array(more * N), [more, ...c.dataset.shape])
-          : undefined;
-      const loss = computeLoss(net, images, labels, c.seed, 0, extraImages);
-      backward(sum(loss));
-    }),
+  const tune = async (g: Gpu, model: Precond) => {
+    const rngBefore = model.model.rng.counter;
+    const tuned = await g.tuneKernels(() =>
+      withGpu(g, () =>
+        scope(() => {
+          const zeros = (shape: number[]) =>
+            tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+          const labelDim = c.dataset.labelDim;
+          const more = c.stfReference - c.batchGpu;
+          const loss = computeLoss(
+            model,
+            zeros([c.batchGpu, ...c.dataset.shape]),
+            labelDim ? zeros([c.batchGpu, labelDim]) : undefined,
+            c.seed,
+            0,
+            c.stfReference > 0 ? zeros([more, ...c.dataset.shape]) : undefined,
+          );
+          backward(sum(loss));
+        }),
+      ),
+    );
+    model.model.rng.counter = rngBefore;
+    for (const [, slot] of model.namedParameters()) {
+      slot.tensor.grad?.dispose();
+      slot.tensor.grad = null;
+    }
+    if (tuned.length)
+      await log(
+        `Kernel rows: tuned ${tuned.length} shapes on ${g === gpu ? 'this adapter' : `device ${devices.indexOf(g)}'s adapter`}`,
+      );
+  };
+  await tune(gpu, net);
+  const parallel = await DataParallel.create(
+    devices,
+    net,
+    c,
+    { ...rows, ...gpu.kernels.usedRows() },
+    tune,
   );
-  net.model.rng.counter = rngBefore;
-  adam.zeroGrad();
-  if (tuned.length) await log(`Kernel rows: tuned ${tuned.length} shapes on this adapter`);
+  if (parallel.size > 1) {
+    await log(
+      `Devices: ${parallel.size}; micro-batch k of a step runs on device k mod ${parallel.size}, gradients summed on the host`,
+    );
+  }
+  /** One micro-batch on the network `model`: forward and backward recorded, the loss's moments returned. */
+  const microBatch = (model: Precond, b: Batch, more: Batch | null, key: number) =>
+    scope(() => {
+      const images = tensor(b.images, b.shape);
+      const labels = b.labelDim ? tensor(b.labels, [b.shape[0], b.labelDim]) : undefined;
+      const extraImages = more ? tensor(more.images, more.shape) : undefined;
+      const loss = computeLoss(model, images, labels, c.seed, key, extraImages);
+      backward(mul(sum(loss), c.lossScaling / c.batch));
+      // Mean and mean square in one readback (one sync per micro-batch).
+      const moments = concat([reshape(mean(loss), [1]), reshape(mean(square(loss)), [1])]);
+      return { moments, n: loss.size };
+    });
   const stats = new Stats();
   const totalNimg = c.totalKimg * 1000;
   const losses: number[] = [];
@@ -321,35 +379,30 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
 
   try {
     for (;;) {
-      // One optimizer step: accumulate gradients over `rounds` micro-batches.
+      // One optimizer step: accumulate gradients over `rounds` micro-batches, recorded in waves
+      // of one per device (micro-batch k on device k mod N, its draws keyed by k), then summed.
       let lossSum = 0;
       let lossSqSum = 0;
       let count = 0;
-      for (let r = 0; r < rounds; r++) {
-        const b = await sampler.next();
-        const more = extras ? await extras.next() : null;
-        const [m, m2, n] = await scopeAsync(async () => {
-          const images = tensor(b.images, b.shape);
-          const labels = b.labelDim ? tensor(b.labels, [b.shape[0], b.labelDim]) : undefined;
-          const extraImages = more ? tensor(more.images, more.shape) : undefined;
-          const loss = computeLoss(
-            net,
-            images,
-            labels,
-            c.seed,
-            stepIndex * rounds + r,
-            extraImages,
+      for (let first = 0; first < rounds; first += parallel.size) {
+        const wave: { moments: Tensor; n: number }[] = [];
+        for (let k = first; k < Math.min(first + parallel.size, rounds); k++) {
+          const b = await sampler.next();
+          const more = extras ? await extras.next() : null;
+          wave.push(
+            parallel.on(k - first, (model) => microBatch(model, b, more, stepIndex * rounds + k)),
           );
-          backward(mul(sum(loss), c.lossScaling / c.batch));
-          // Mean and mean square in one readback (one sync per micro-batch).
-          const moments = concat([reshape(mean(loss), [1]), reshape(mean(square(loss)), [1])]);
-          const [m1, m2] = await moments.read();
-          return [m1 as number, m2 as number, loss.size] as const;
-        });
-        lossSum += m * n;
-        lossSqSum += m2 * n;
-        count += n;
+        }
+        parallel.flush();
+        for (const { moments, n } of wave) {
+          const [m, m2] = await moments.read();
+          moments.dispose();
+          lossSum += (m as number) * n;
+          lossSqSum += (m2 as number) * n;
+          count += n;
+        }
       }
+      await parallel.reduceGradients();
       const stepLoss = lossSum / count;
       if (!Number.isFinite(stepLoss)) {
         adam.zeroGrad();
@@ -362,6 +415,7 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
       stats.report('Loss/loss', stepLoss, count, lossSqSum / count);
       const lr = c.lr * Math.min(nimg / Math.max(c.lrRampupKimg * 1000, 1e-8), 1);
       adam.step(lr, true);
+      await parallel.broadcastWeights();
       updateEma(
         ema,
         net,
@@ -428,6 +482,7 @@ export async function train(gpu: Gpu, c: TrainConfig, hooks: TrainHooks): Promis
   } finally {
     sampler.close();
     extras?.close();
+    parallel.dispose();
   }
   await log(stoppedEarly ? 'Time budget reached; state saved.' : 'Exiting...');
   const result: TrainResult = {
