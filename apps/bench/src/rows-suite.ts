@@ -36,9 +36,10 @@ interface RowsCase {
 
 type Pass = 'y' | 'dx' | 'dw';
 
+/** A convolution case; its label names `family`, the kernel, stride, input and output channels. */
 function conv(
   key: string,
-  label: string,
+  family: string,
   [N, cin, H, W]: number[],
   [cout, KH, KW]: number[],
   stride: number,
@@ -48,7 +49,7 @@ function conv(
   const g = convGeometry(N!, cin!, H!, W!, cout!, KH!, KW!, [stride, stride], pad, 1);
   return {
     key,
-    label: `${label} (${pass})`,
+    label: `${family} ${KH}x${KW}${stride > 1 ? `/${stride}` : ''} ${N}x${cin}x${H}x${W} -> ${cout} (${pass})`,
     flops: 2 * g.N * g.cout * g.cg * g.KH * g.KW * g.OH * g.OW,
     problem: (gpu) => convProblem(pass, g, gpu),
     peer: { kind: 'conv', x: [N, cin, H, W], w: [cout, cin, KH, KW], stride, padding: pad, pass },
@@ -89,81 +90,25 @@ function matmul(
 }
 
 export const ROWS_CASES: RowsCase[] = [
-  conv('unet_3x3', 'UNet 3x3 16x64x32x32 -> 64', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'y'),
-  conv('unet_3x3_dx', 'UNet 3x3 16x64x32x32 -> 64', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'dx'),
-  conv('unet_3x3_dw', 'UNet 3x3 16x64x32x32 -> 64', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'dw'),
-  conv('unet_1x1', 'UNet 1x1 16x64x32x32 -> 64', [16, 64, 32, 32], [64, 1, 1], 1, [0, 0], 'y'),
-  conv(
-    'cifar_3x3',
-    'CIFAR-10 3x3 8x256x16x16 -> 256',
-    [8, 256, 16, 16],
-    [256, 3, 3],
-    1,
-    [1, 1],
-    'y',
-  ),
-  conv(
-    'incep_1x7',
-    'Inception 1x7 8x192x17x17 -> 192',
-    [8, 192, 17, 17],
-    [192, 1, 7],
-    1,
-    [0, 3],
-    'y',
-  ),
-  conv(
-    'incep_1x1_17',
-    'Inception 1x1 8x768x17x17 -> 192',
-    [8, 768, 17, 17],
-    [192, 1, 1],
-    1,
-    [0, 0],
-    'y',
-  ),
-  conv(
-    'incep_3x3_s2',
-    'Inception 3x3/2 8x288x35x35 -> 384',
-    [8, 288, 35, 35],
-    [384, 3, 3],
-    2,
-    [0, 0],
-    'y',
-  ),
-  conv('incep_5x5', 'Inception 5x5 8x48x35x35 -> 64', [8, 48, 35, 35], [64, 5, 5], 1, [2, 2], 'y'),
-  conv(
-    'incep_3x3_73',
-    'Inception 3x3 8x80x73x73 -> 192',
-    [8, 80, 73, 73],
-    [192, 3, 3],
-    1,
-    [0, 0],
-    'y',
-  ),
+  conv('unet_3x3', 'UNet', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'y'),
+  conv('unet_3x3_dx', 'UNet', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'dx'),
+  conv('unet_3x3_dw', 'UNet', [16, 64, 32, 32], [64, 3, 3], 1, [1, 1], 'dw'),
+  conv('unet_1x1', 'UNet', [16, 64, 32, 32], [64, 1, 1], 1, [0, 0], 'y'),
+  conv('cifar_3x3', 'CIFAR-10', [8, 256, 16, 16], [256, 3, 3], 1, [1, 1], 'y'),
+  conv('incep_1x7', 'Inception', [8, 192, 17, 17], [192, 1, 7], 1, [0, 3], 'y'),
+  conv('incep_1x1_17', 'Inception', [8, 768, 17, 17], [192, 1, 1], 1, [0, 0], 'y'),
+  conv('incep_3x3_s2', 'Inception', [8, 288, 35, 35], [384, 3, 3], 2, [0, 0], 'y'),
+  conv('incep_5x5', 'Inception', [8, 48, 35, 35], [64, 5, 5], 1, [2, 2], 'y'),
+  conv('incep_3x3_73', 'Inception', [8, 80, 73, 73], [192, 3, 3], 1, [0, 0], 'y'),
   matmul('matmul_1024', 'matmul 1024^3', 1, 1024, 1024, 1024),
   matmul('bmm_attention', 'bmm 16 x (256x64 @ 64x256)', 16, 256, 64, 256),
   { ...matmul('matmul_4096', 'matmul 4096^3', 1, 4096, 4096, 4096), gpuOnly: true },
   {
-    ...conv(
-      'cifar_3x3_32',
-      'CIFAR-10 3x3 64x256x32x32 -> 256',
-      [64, 256, 32, 32],
-      [256, 3, 3],
-      1,
-      [1, 1],
-      'y',
-    ),
+    ...conv('cifar_3x3_32', 'CIFAR-10', [64, 256, 32, 32], [256, 3, 3], 1, [1, 1], 'y'),
     gpuOnly: true,
   },
   {
-    ...conv(
-      'cifar_3x3_32_dw',
-      'CIFAR-10 3x3 64x256x32x32 -> 256',
-      [64, 256, 32, 32],
-      [256, 3, 3],
-      1,
-      [1, 1],
-      'dw',
-    ),
+    ...conv('cifar_3x3_32_dw', 'CIFAR-10', [64, 256, 32, 32], [256, 3, 3], 1, [1, 1], 'dw'),
     gpuOnly: true,
   },
 ];

@@ -15,6 +15,7 @@ import { getDevice, requestGpu, tensor, withGpu } from '@pfgmpp/tensor/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './run-cli.ts';
+import { TINY_NET } from './tiny-net.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-devices-'));
 const data = join(dir, 'digits8.zip');
@@ -28,17 +29,7 @@ const LR = 0.01;
 const tiny = (batch: number) => [
   '--data',
   data,
-  '--pfgmpp',
-  '--aug_dim',
-  '16',
-  '--cbase',
-  '8',
-  '--cres',
-  '1,2',
-  '--nblock',
-  '1',
-  '--attn',
-  'none',
+  ...TINY_NET,
   '--dropout',
   '0.1',
   '--augment',

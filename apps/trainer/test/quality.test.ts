@@ -13,6 +13,7 @@ import { loadClassifier } from '../src/commands/quality.ts';
 import { openTrainingData } from '../src/commands/train.ts';
 import { digitSplit, measureQuality } from '../src/quality/evaluate.ts';
 import { cli } from './run-cli.ts';
+import { TINY_NET } from './tiny-net.ts';
 import { classLabels } from '@pfgmpp/pfgmpp';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-quality-'));
@@ -86,17 +87,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp quality', () => {
       '--nosubdir',
       '--data',
       data,
-      '--pfgmpp',
-      '--aug_dim',
-      '16',
-      '--cbase',
-      '8',
-      '--cres',
-      '1,2',
-      '--nblock',
-      '1',
-      '--attn',
-      'none',
+      ...TINY_NET,
       '--dropout',
       '0',
       '--batch',

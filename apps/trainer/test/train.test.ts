@@ -16,6 +16,7 @@ import { planTraining } from '../src/commands/train.ts';
 import { GATE_SAMPLES, GATE_STEPS, QUALITY_FLOORS } from '../src/quality/floors.ts';
 import { train } from '../src/training/loop.ts';
 import { cli } from './run-cli.ts';
+import { TINY_NET } from './tiny-net.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-train-'));
 const data = join(dir, 'digits8.zip');
@@ -24,17 +25,7 @@ const data = join(dir, 'digits8.zip');
 const TINY = [
   '--data',
   data,
-  '--pfgmpp',
-  '--aug_dim',
-  '16',
-  '--cbase',
-  '8',
-  '--cres',
-  '1,2',
-  '--nblock',
-  '1',
-  '--attn',
-  'none',
+  ...TINY_NET,
   '--dropout',
   '0.1',
   '--batch',

@@ -5,6 +5,7 @@
  * (commuting diagonal matrices with zeros, S1 = S2, zero matrices, ranks at panel edges); the
  * stored singular pytorch-fid/EDM case in both orders; NaN in, NaN out.
  */
+import { seeded } from '@pfgmpp/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   type Blocking,
@@ -16,21 +17,9 @@ import {
 } from '../src/index.ts';
 import { arrayOf, fixtureJson, fixtureNpz } from './fixtures.ts';
 
-/** A seeded uniform [0, 1) stream (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** X^T X / m for m random rows of n correlated features: positive semi-definite, rank min(m, n). */
 function gram(n: number, m: number, seed: number): Float64Array {
-  const r = rng(seed);
+  const r = seeded(seed);
   const x = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     const common = r() - 0.5;

@@ -4,7 +4,7 @@
  * analytic oracles (identical statistics -> 0; equal covariances -> |mu1 - mu2|^2; commuting
  * covariances in closed form), the symmetric eigensolver on known spectra, KID and IS.
  */
-import { GPU_SKIP_REASON, testGpu } from '@pfgmpp/test-utils';
+import { GPU_SKIP_REASON, seeded, testGpu } from '@pfgmpp/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   cholesky,
@@ -21,21 +21,9 @@ import {
 } from '../src/index.ts';
 import { arrayOf, fixtureJson, fixtureNpz, relErr } from './fixtures.ts';
 
-/** A seeded uniform [0, 1) stream (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A random orthogonal n x n matrix (product of Householder reflections), row-major. */
 function orthogonal(n: number, seed: number): Float64Array {
-  const r = rng(seed);
+  const r = seeded(seed);
   const q = new Float64Array(n * n);
   for (let i = 0; i < n; i++) q[i * n + i] = 1;
   for (let h = 0; h < n; h++) {
@@ -216,7 +204,7 @@ describe('statistics and FID', () => {
 });
 
 describe('KID and Inception Score', () => {
-  const r = rng(7);
+  const r = seeded(7);
   const d = 16;
   const sample = (n: number, shift: number) =>
     Float32Array.from({ length: n * d }, () => r() + shift);

@@ -15,13 +15,7 @@ import { ablationSampler, classLabels, edmSampler, type SamplerStep } from '@pfg
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
-import {
-  parseBatch,
-  parseD,
-  parseSeeds,
-  SAMPLING_OPTIONS,
-  samplerChoice,
-} from '../sampling/options.ts';
+import { parseBatch, parseSeeds, SAMPLING_OPTIONS, samplerChoice } from '../sampling/options.ts';
 import { loadNetworkSampler } from '../sampling/network.ts';
 import { RUN_FOLDER_OPTIONS, runFolder, writeSeedPngs } from '../sampling/run-folder.ts';
 import { SHARD_OPTIONS, shardName, shardOption, shardSeeds } from '../sampling/shard.ts';
@@ -98,8 +92,6 @@ const options: OptionSpec[] = [
     help: 'write the final samples as float32 [B,C,H,W] in [-1,1]',
   },
 ];
-
-export { parseD, parseSeeds };
 
 /** Options of one mode only: refused in the other, so that none is silently ignored. */
 const NETWORK_ONLY = [

@@ -15,7 +15,7 @@ import { DigitClassifier } from '../quality/classifier.ts';
 import { measureQuality, type QualityReport, trainClassifier } from '../quality/evaluate.ts';
 import { loadNetwork } from '../training/network.ts';
 import { openTrainingData } from './train.ts';
-import { parseD, parseSeeds } from './generate.ts';
+import { parseD, parseSeeds } from '../sampling/options.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [

@@ -10,7 +10,7 @@ import { asDenoiser, type Precond, type PrecondDenoiser } from '@pfgmpp/nn';
 import { type OnStep, quantizeState } from '@pfgmpp/pfgmpp';
 import { UsageError } from '../cli.ts';
 import type { Io } from '../io.ts';
-import { loadNetwork } from '../training/network.ts';
+import { loadNetwork, storedD } from '../training/network.ts';
 import { toPixels } from '../training/pictures.ts';
 import { parseD, type SamplerChoice } from './options.ts';
 import { sampleSeeds, type SamplingPlan } from './run-folder.ts';
@@ -42,10 +42,10 @@ export interface NetworkSamplerOptions {
   batch: number;
 }
 
-function storedD(net: Precond, kwargs: Record<string, unknown>): number {
-  const pf = kwargs.pfgmpp === true;
-  const D = typeof kwargs.D === 'number' ? kwargs.D : (net as { D?: number }).D;
-  return pf && typeof D === 'number' ? D : Number.POSITIVE_INFINITY;
+/** The D to sample with by default: the stored one if trained as PFGM++, else diffusion. */
+function samplingD(net: Precond, kwargs: Record<string, unknown>): number {
+  const D = storedD(net, kwargs);
+  return kwargs.pfgmpp === true && D !== undefined ? D : Number.POSITIVE_INFINITY;
 }
 
 /** Loads `file` (ours or an official .pt/.pkl) for sampling; the GPU must be open. */
@@ -64,7 +64,7 @@ export async function loadNetworkSampler(
       io.err(`quantized ${quantized.length} weight tensors to ${o.quant} bits\n`);
     }
     const kwargs = (checkpoint.initKwargs ?? {}) as Record<string, unknown>;
-    const D = parseD(o.augDim, storedD(net, kwargs));
+    const D = parseD(o.augDim, samplingD(net, kwargs));
     if (o.classIdx !== undefined && o.classIdx >= net.labelDim) {
       throw new UsageError(
         net.labelDim

@@ -29,7 +29,7 @@ import {
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
-import { loadNetwork } from '../training/network.ts';
+import { loadNetwork, storedD } from '../training/network.ts';
 import { imageGrid, toPixels } from '../training/pictures.ts';
 import { trajectoryGif } from './gif.ts';
 import { parseBatch, parseD, parseSeeds, samplerChoice } from './options.ts';
@@ -266,12 +266,6 @@ export interface RunFolderJob {
   augDim: number;
   /** Opens the GPU before the first network is loaded (not at all when everything is done). */
   open?: () => Promise<unknown>;
-}
-
-/** The D a network stores: EDMPrecond's, or the keywords PFGM++'s training passes every net. */
-function storedD(net: Precond, kwargs: Record<string, unknown>): number | undefined {
-  const D = (net as { D?: unknown }).D ?? kwargs.D;
-  return typeof D === 'number' ? D : undefined;
 }
 
 function checkNetwork(

@@ -13,6 +13,12 @@ export function shortClassName(name: string): string {
 }
 
 /** The network a checkpoint describes, with the weights to run (EMA when present). */
+/** The D a network stores: EDMPrecond's, or the keywords PFGM++'s training passes every net. */
+export function storedD(net: Precond, kwargs: Record<string, unknown>): number | undefined {
+  const D = (net as { D?: unknown }).D ?? kwargs.D;
+  return typeof D === 'number' ? D : undefined;
+}
+
 export async function loadNetwork(
   path: string,
   which: 'run' | 'net' | 'ema' = 'run',
