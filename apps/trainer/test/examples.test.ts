@@ -9,10 +9,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canonicalName, syntheticWeights } from '@pfgmpp/fid';
-import { writeNpz, writeSafetensors } from '@pfgmpp/io';
+import { writeNpz } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticInception } from './inception-file.ts';
 import { cli } from './run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -58,13 +58,7 @@ describe.skipIf(GPU_SKIP_REASON)('examples/ jobs at tiny size', () => {
   let unsharded = 0;
 
   beforeAll(async () => {
-    const tensors = new Map(
-      [...syntheticWeights({ fc: false })].map(([k, t]) => [
-        canonicalName(k),
-        { dtype: 'float32' as const, shape: [...t.shape], data: t.data },
-      ]),
-    );
-    writeFileSync(weights, writeSafetensors(tensors));
+    writeSyntheticInception(weights, { fc: false });
     const identity = new Float64Array(2048 * 2048);
     for (let i = 0; i < 2048; i++) identity[i * 2049] = 1;
     writeFileSync(

@@ -10,12 +10,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canonicalName, FEATURES, FeatureSums, syntheticWeights } from '@pfgmpp/fid';
+import { FEATURES, FeatureSums } from '@pfgmpp/fid';
 import { type PartialMeta, writePartial } from '@pfgmpp/fid/node';
-import { Mt19937, readNpz, writeNpy, writeNpz, writeSafetensors } from '@pfgmpp/io';
+import { Mt19937, readNpz, writeNpy, writeNpz } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { autoShard, shardOption, shardRange, shardSeeds } from '../src/sampling/shard.ts';
+import { writeSyntheticInception } from './inception-file.ts';
 import { cli } from './run-cli.ts';
 
 const BIN = fileURLToPath(new URL('../bin/pfgmpp.js', import.meta.url));
@@ -244,13 +245,7 @@ describe.skipIf(GPU_SKIP_REASON)('shards on the GPU (synthetic Inception weights
   const w = ['--weights', weights];
 
   it('2 and 3 shards merged equal the unsharded statistics (1e-10), features and FID', async () => {
-    const tensors = new Map(
-      [...syntheticWeights()].map(([k, t]) => [
-        canonicalName(k),
-        { dtype: 'float32' as const, shape: [...t.shape], data: t.data },
-      ]),
-    );
-    writeFileSync(weights, writeSafetensors(tensors));
+    writeSyntheticInception(weights);
     // Six grey 16x16 images: few, since lavapipe takes about a second per 299x299 image.
     const rng = new Mt19937(5);
     const pixels = Uint8Array.from({ length: 6 * 256 }, () => rng.randint(256));

@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canonicalName, syntheticWeights, WEIGHTS_FILE, WEIGHTS_URL } from '@pfgmpp/fid';
-import { encodePng, readNpy, readNpz, writeNpy, writeSafetensors } from '@pfgmpp/io';
+import { WEIGHTS_FILE, WEIGHTS_URL } from '@pfgmpp/fid';
+import { encodePng, readNpy, readNpz, writeNpy } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +21,7 @@ import {
   runGlob,
   selectRunFolders,
 } from '../src/commands/fid-runs.ts';
+import { writeSyntheticInception } from './inception-file.ts';
 import { cli } from './run-cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/fid/', import.meta.url));
@@ -265,13 +266,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp fid on the GPU (synthetic weights)', ()
   const folder = join(dir, 'images');
 
   it('features: an .npy of uint8 images -> float32 [n, 2048], as pytorch-fid', async () => {
-    const tensors = new Map(
-      [...syntheticWeights({ fc: true })].map(([k, t]) => [
-        canonicalName(k),
-        { dtype: 'float32' as const, shape: [...t.shape], data: t.data },
-      ]),
-    );
-    writeFileSync(weights, writeSafetensors(tensors));
+    writeSyntheticInception(weights, { fc: true });
     const npy = join(dir, 'images.npy');
     // Two of the images keep lavapipe's share of the test short (seconds per 299x299 image).
     writeFileSync(

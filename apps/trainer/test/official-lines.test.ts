@@ -14,15 +14,14 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canonicalName, syntheticWeights } from '@pfgmpp/fid';
-import { readNpz, readZipEntries, writeSafetensors } from '@pfgmpp/io';
+import { readNpz, readZipEntries } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticInception } from './inception-file.ts';
 import { cli } from './run-cli.ts';
 
 const TARBALL = fileURLToPath(
@@ -78,13 +77,7 @@ describe.skipIf(GPU_SKIP_REASON)('the README pipeline, end to end at tiny size',
     process.chdir(work);
     mkdirSync('downloads/cifar10', { recursive: true });
     copyFileSync(TARBALL, 'downloads/cifar10/cifar-10-python.tar.gz');
-    const weights = new Map(
-      [...syntheticWeights({ fc: true })].map(([k, t]) => [
-        canonicalName(k),
-        { dtype: 'float32' as const, shape: [...t.shape], data: t.data },
-      ]),
-    );
-    writeFileSync('inception.safetensors', writeSafetensors(weights));
+    writeSyntheticInception('inception.safetensors', { fc: true });
     process.env.PFGMPP_FID_WEIGHTS = join(work, 'inception.safetensors');
   });
   afterAll(() => {
