@@ -13,11 +13,12 @@ import { demoCommand } from './commands/demo.ts';
 import { denoiseCommand } from './commands/denoise.ts';
 import { generateCommand } from './commands/generate.ts';
 import { qualityCommand } from './commands/quality.ts';
+import { robustnessCommand } from './commands/robustness.ts';
 import {
   generateAlphaCommand,
   generateQuantCommand,
   generateStepsCommand,
-} from './commands/robustness.ts';
+} from './commands/generate-sweeps.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { trainCommand } from './commands/train.ts';
 import { type Io, nodeIo } from './io.ts';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   generateQuantCommand,
   denoiseCommand,
   qualityCommand,
+  robustnessCommand,
   datasetCommand,
   inspectCommand,
   fidCommand,

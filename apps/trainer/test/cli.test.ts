@@ -122,7 +122,7 @@ describe('pfgmpp CLI', () => {
       [[], "pfgmpp: missing command (try 'pfgmpp --help')"],
       [
         ['trian'],
-        "pfgmpp: unknown command 'trian' (commands: demo, train, generate, generate_alpha, generate_steps, generate_quant, denoise, quality, dataset, inspect, fid; try 'pfgmpp --help')",
+        "pfgmpp: unknown command 'trian' (commands: demo, train, generate, generate_alpha, generate_steps, generate_quant, denoise, quality, robustness, dataset, inspect, fid; try 'pfgmpp --help')",
       ],
       [
         ['dataset', '--source', 'x', '--dest', 'y', '--colour'],

@@ -1,143 +1,241 @@
 /**
- * `pfgmpp generate_alpha`, `generate_steps`, `generate_quant`: PFGM++'s robustness scripts
- * (SPEC 1.4). Each samples the run folder --outdir as generate does without --network, once per
- * alpha in {0, 0.1, 0.2} (x += alpha t eps before every step), per step count in {10, ..., 24},
- * or per weight bit width in {5, ..., 9}, into ckpt_{kimg:06d}_alpha_A / _steps_N / _quant_B.
- * The PFGM++ prior's radius scale is 80 sqrt(D) whatever --sigma_max, as in the scripts.
+ * `pfgmpp robustness`: the PFGM++ paper's robustness result at MNIST scale, as one resumable
+ * command. Trains one model per D (robustness/models.ts), samples each under alpha
+ * perturbation, fewer steps and weight quantization on several seed ranges and scores the
+ * samples with the digit classifier (robustness/measure.ts), then writes DIR/results.json,
+ * DIR/robustness.png and DIR/report.md (robustness/results.ts, robustness/figure.ts).
  */
-import { ALPHA_SWEEP, QUANT_BITS, STEP_SWEEP } from '@pfgmpp/pfgmpp';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { runDatasetTool, writeFileAtomic } from '@pfgmpp/io/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
-import { ADAPTER_OPTION } from '../device.ts';
+import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import type { Io } from '../io.ts';
-import { SAMPLING_OPTIONS } from '../sampling/options.ts';
-import { RUN_FOLDER_OPTIONS, runFolder, type Variant } from '../sampling/run-folder.ts';
+import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
+import { robustnessFigure } from '../robustness/figure.ts';
+import { digitReference, measureModels } from '../robustness/measure.ts';
+import { trainingLine, trainModels } from '../robustness/models.ts';
+import { formatD, makePlan, MIN_HELD_OUT, type Plan, settingsOf } from '../robustness/plan.ts';
+import { curvesOf, degradations, tables, trendLines } from '../robustness/results.ts';
 import type { Command } from './command.ts';
+import { SHIPPED_CLASSIFIER } from './demo.ts';
+import { loadClassifier } from './quality.ts';
+import { openTrainingData } from './train.ts';
+import { duration } from './fid-stream.ts';
 
-const options: readonly OptionSpec[] = [
+const options: OptionSpec[] = [
   ADAPTER_OPTION,
   {
     name: 'outdir',
     kind: 'string',
     value: 'DIR',
     required: true,
-    help: 'the run folder: its training states are sampled into ckpt_* folders there',
+    help: 'where models, scores and the results go (resumable)',
   },
-  ...SAMPLING_OPTIONS,
   {
-    name: 'aug_dim',
+    name: 'data',
     kind: 'string',
-    value: 'D',
-    help: 'D of --pfgmpp=1, and the D every training-state .pt must store (default 128)',
-  },
-  ...RUN_FOLDER_OPTIONS,
-  {
-    name: 'edm',
-    kind: 'flag',
-    help: 'sample the one network-snapshot-*.pkl (or ours, .safetensors) of --outdir, as kimg 0',
+    value: 'ZIP|DIR|mnist',
+    help: 'labelled 1-channel digits (default mnist: the built-in digits at 16x16, written to DIR/mnist16.zip)',
   },
   {
-    name: 'save_images',
-    kind: 'flag',
-    help: 'write the first batch of each setting as ode_images_{kimg}_{setting}.png, no folders',
+    name: 'D',
+    kind: 'string',
+    value: 'LIST',
+    help: 'D values, inf = diffusion (default 64,128,2048,inf)',
   },
-  { name: 'pfgm', kind: 'flag', help: 'legacy D = 1 PFGM sampler: only --pfgm=0' },
-  { name: 'align', kind: 'flag', help: 'legacy sigma sqrt(1 + N/D) alignment: only --align=0' },
-  { name: 'align_precond', kind: 'flag', help: 'legacy, non-functional: only --align_precond=0' },
   {
-    name: 'network',
+    name: 'kimg',
+    kind: 'float',
+    value: 'K',
+    help: 'training budget per model, thousands of images (default 96)',
+  },
+  {
+    name: 'samples',
+    kind: 'int',
+    value: 'N',
+    help: 'images per seed range and point (default 256)',
+  },
+  {
+    name: 'ranges',
+    kind: 'int',
+    value: 'K',
+    help: 'disjoint seed ranges per point, >= 3 (default 3)',
+  },
+  {
+    name: 'alphas',
+    kind: 'string',
+    value: 'LIST',
+    help: 'alpha perturbations (default 0,0.05,0.1,0.2,0.3)',
+  },
+  {
+    name: 'steps',
+    kind: 'string',
+    value: 'LIST',
+    help: 'sampler steps, NFE = 2 steps - 1 (default 2,3,4,6,9,18)',
+  },
+  { name: 'bits', kind: 'string', value: 'LIST', help: 'weight bit widths (default 16,8,6,5,4,3)' },
+  {
+    name: 'classifier',
     kind: 'string',
     value: 'FILE',
-    help: 'not used: the states of --outdir are sampled (the original crashes on it)',
+    help: 'digit classifier of the measure (default: the shipped 16x16 one)',
+  },
+  {
+    name: 'quick',
+    kind: 'flag',
+    help: 'a check in under a minute: a tiny network, 256 training images, D = 64 and inf, alpha 0,0.1,0.3, steps 2,4,9, bits 8,4, 16 images per range',
   },
 ];
 
-/** The legacy switches of the scripts, accepted when off. */
-const LEGACY: Record<string, string> = {
-  pfgm: 'the legacy D = 1 PFGM sampler needs a network with two outputs (x and z drifts), which these networks are not',
-  align:
-    'the old sigma sqrt(1 + N/D) alignment is legacy; PFGM++ models are sampled with r = sigma sqrt(D)',
-  align_precond: 'it is non-functional in the original too (its networks take no sigma_old)',
-};
-
-function makeCommand(o: {
-  name: string;
-  summary: string;
-  what: string;
-  /** The output folder, as the help shows it. */
-  folder: string;
-  variants: readonly Variant[];
-  skipExisting: boolean;
-  check?: (v: OptionValues, io: Io) => void;
-}): Command {
-  return {
-    name: o.name,
-    summary: o.summary,
-    usage: `pfgmpp ${o.name} --outdir RUN_FOLDER [--ckpt KIMG] [--end_ckpt KIMG] [--pfgmpp=1] [options]`,
-    description:
-      `${o.name}.py of PFGM++: ${o.what}. Every training-state-*.pt (ours: .safetensors) of the run\n` +
-      'folder with kimg in [--ckpt, --end_ckpt] is sampled, as `generate --outdir RUN_FOLDER` does,\n' +
-      `into ${o.folder}/ per setting (ckpt_2_/ckpt_3_ for seeds past 49999/99999), in subfolders\n` +
-      'of 1000 seeds. ' +
-      '--pfgmpp=1 draws the PFGM++ prior at radius scale 80 sqrt(D) (never --sigma_max); S_max\n' +
-      `and S_noise default to 0. ${o.skipExisting ? 'A folder that exists is skipped (an interrupted job resumes).' : 'Existing folders are sampled again, as in the original.'}`,
-    options,
-    async run(v, io) {
-      for (const [k, why] of Object.entries(LEGACY)) {
-        if (v[k] === true) throw new UsageError(`--${k}=1 is not available: ${why}`);
-      }
-      if (v.network !== undefined) {
-        throw new UsageError(
-          `--network is not used by ${o.name}: it samples the training states of --outdir`,
-        );
-      }
-      o.check?.(v, io);
-      await runFolder(v, io, {
-        search: v.edm === true ? 'snapshot' : 'pt',
-        window: v.edm !== true,
-        variants: o.variants,
-        skipExisting: o.skipExisting,
-        saveImages: v.save_images === true ? 'grids' : null,
-        priorSigma: 80,
-      });
-    },
-  };
+/** The command line that reproduces a run (for the report). */
+function commandLine(v: OptionValues): string {
+  const parts = ['pfgmpp robustness'];
+  for (const o of options) {
+    const value = v[o.name];
+    if (value === undefined || o.name === 'adapter') continue;
+    parts.push(value === true ? `--${o.name}` : `--${o.name} ${value}`);
+  }
+  return parts.join(' ');
 }
 
-export const generateAlphaCommand = makeCommand({
-  name: 'generate_alpha',
-  summary: 'sample a run folder with the alpha perturbation 0, 0.1, 0.2 (generate_alpha.py)',
-  what: `x += alpha t eps before every sampler step, alpha in {${ALPHA_SWEEP.join(', ')}}`,
-  // Python's str() of 0, 0.1, 0.2 is what JavaScript prints: _alpha_0, _alpha_0.1.
-  folder: 'ckpt_{kimg:06d}_alpha_{alpha}',
-  variants: ALPHA_SWEEP.map((a) => ({ suffix: `_alpha_${a}`, tag: `${a}`, alpha: a })),
-  skipExisting: true,
-  check(v) {
-    if (['solver', 'disc', 'schedule', 'scaling'].some((k) => v[k] !== undefined))
-      throw new UsageError(
-        'the alpha perturbation works with the EDM sampler only (no --solver, --disc, --schedule, --scaling)',
-      );
-  },
-});
+/** Checks the data before anything is trained: labels, one channel, enough held-out digits. */
+async function checkData(data: string, classifierResolution: number) {
+  const noLabels = () =>
+    new UsageError(
+      `option --data: ${data} has no class labels (dataset.json); the digit measure needs them`,
+    );
+  const ds = await openTrainingData(data, { xflip: false, cache: true, cond: true, seed: 0 }).catch(
+    (e) => {
+      throw e instanceof UsageError ? noLabels() : e;
+    },
+  );
+  if (!ds.labels?.ids) throw noLabels();
+  const [C, H] = ds.shape;
+  if (C !== 1)
+    throw new UsageError(`option --data: ${data} has ${C} channels; the digit measure needs 1`);
+  if (H !== classifierResolution)
+    throw new UsageError(
+      `option --data: ${data} is ${H}x${H}, the classifier is for ${classifierResolution}x${classifierResolution} digits (give --classifier, or train one with pfgmpp quality --train-classifier)`,
+    );
+  let held = 0;
+  for (let i = 0; i < ds.size; i++) if (isHeldOut(i)) held++;
+  if (held < MIN_HELD_OUT)
+    throw new UsageError(
+      `option --data: ${data} has ${held} held-out digits (every tenth image); the measure needs at least ${MIN_HELD_OUT}`,
+    );
+  return ds;
+}
 
-export const generateStepsCommand = makeCommand({
-  name: 'generate_steps',
-  summary: 'sample a run folder with 10, 12, ..., 24 sampler steps (generate_steps.py)',
-  what: `the number of sampler steps in {${STEP_SWEEP.join(', ')}}`,
-  folder: 'ckpt_{kimg:06d}_steps_{steps}',
-  variants: STEP_SWEEP.map((n) => ({ suffix: `_steps_${n}`, tag: `steps_${n}`, numSteps: n })),
-  skipExisting: true,
-  check(v, io) {
-    if (v.steps !== undefined) io.err('note: --steps is replaced by the sweep 10, 12, ..., 24\n');
-  },
-});
+async function run(v: OptionValues, io: Io): Promise<void> {
+  const started = performance.now();
+  const plan: Plan = makePlan({
+    ...(v.D !== undefined && { D: v.D as string }),
+    ...(v.alphas !== undefined && { alphas: v.alphas as string }),
+    ...(v.steps !== undefined && { steps: v.steps as string }),
+    ...(v.bits !== undefined && { bits: v.bits as string }),
+    ...(v.samples !== undefined && { samples: v.samples as number }),
+    ...(v.ranges !== undefined && { ranges: v.ranges as number }),
+    ...(v.kimg !== undefined && { kimg: v.kimg as number }),
+    quick: v.quick === true,
+  });
+  const outdir = v.outdir as string;
+  const classifierFile = (v.classifier as string | undefined) ?? SHIPPED_CLASSIFIER;
+  if (!existsSync(classifierFile))
+    throw new UsageError(`option --classifier: ${classifierFile} does not exist`);
+  const gpu = await openGpu(v, io);
+  const classifier = await loadClassifier(classifierFile);
+  await mkdir(outdir, { recursive: true });
+  let data = (v.data as string | undefined) ?? 'mnist';
+  if (data === 'mnist') {
+    data = join(outdir, `mnist${classifier.resolution}.zip`);
+    if (!existsSync(data)) {
+      const R = classifier.resolution;
+      await runDatasetTool({ source: 'mnist', dest: data, resolution: [R, R] });
+    }
+  } else if (!existsSync(data)) throw new UsageError(`option --data: ${data} does not exist`);
+  const ds = await checkData(data, classifier.resolution);
+  const settings = settingsOf(plan);
+  io.err(
+    `robustness: ${plan.D.length} models (D = ${plan.D.map(formatD).join(', ')}), ${plan.kimg} kimg each; ` +
+      `${settings.length} settings x ${plan.ranges} seed ranges x ${plan.samples} images each\n`,
+  );
 
-export const generateQuantCommand = makeCommand({
-  name: 'generate_quant',
-  summary: 'sample a run folder with weights quantized to 5..9 bits (generate_quant.py)',
-  what:
-    `weights fake-quantized per tensor to b bits, b in {${QUANT_BITS.join(', ')}} (names with 'weight' and\n` +
-    "none of 'norm', 'affine', 'map', '32')",
-  folder: 'ckpt_{kimg:06d}_quant_{bits}',
-  variants: QUANT_BITS.map((b) => ({ suffix: `_quant_${b}`, tag: `quant_${b}`, bits: b })),
-  skipExisting: false,
-});
+  const models = await trainModels(gpu, plan, data, outdir, io);
+  const reference = await digitReference(classifier, ds);
+  const scores = await measureModels(models, plan, classifier, reference, outdir, io);
+  classifier.dispose();
+
+  const curves = curvesOf(scores, plan);
+  const degs = degradations(curves);
+  const held = await digitSplit(ds, isHeldOut);
+  const results = {
+    command: commandLine(v),
+    plan: { ...plan, D: plan.D.map(formatD) },
+    measure: {
+      classifier: relative(outdir, resolve(classifierFile)),
+      reference: `${held.n} held-out digits of ${relative(outdir, resolve(data))} (every tenth image)`,
+      frechet:
+        'Frechet distance of the 64-d classifier features of the samples (8-bit pixels) to those of the held-out digits',
+      confident: 'share of samples classified with probability > 0.9',
+    },
+    models: models.map((m) => ({
+      D: formatD(m.D),
+      snapshot: relative(outdir, m.snapshot),
+      kimg: m.kimg,
+      training: trainingLine(plan, m.D, data, outdir),
+    })),
+    points: scores.map((p) => ({
+      ...p,
+      snapshot: relative(outdir, p.snapshot),
+      samplesPerRange: plan.samples,
+    })),
+    curves: curves.map((c) => ({ ...c, D: formatD(c.D) })),
+    degradations: degs.map((d) => ({ ...d, D: formatD(d.D) })),
+  };
+  await writeFileAtomic(
+    join(outdir, 'results.json'),
+    new TextEncoder().encode(`${JSON.stringify(results, null, 1)}\n`),
+  );
+  await writeFileAtomic(join(outdir, 'robustness.png'), robustnessFigure(curves, plan.D));
+  const trend = trendLines(degs, plan);
+  const report = [
+    '# Robustness of PFGM++ to modeling errors, by D',
+    '',
+    `Command: \`${results.command}\``,
+    '',
+    `Models: ${plan.D.map(formatD).join(', ')}, ${plan.kimg} kimg each, the same network, options and seed (only D differs; r = sigma sqrt(D)). ` +
+      `Each point: ${plan.ranges} disjoint seed ranges of ${plan.samples} images (seeds 0-${plan.ranges * plan.samples - 1}), mean ± standard deviation over the ranges. ` +
+      'Measure: Frechet distance in the digit classifier features to the held-out digits (lower is better) and, in brackets, the share classified with confidence > 0.9.',
+    '',
+    '![robustness](robustness.png)',
+    '',
+    '## Does smaller D degrade less?',
+    '',
+    ...trend,
+    '',
+    '## Tables',
+    '',
+    ...tables(curves, plan),
+  ].join('\n');
+  await writeFile(join(outdir, 'report.md'), report);
+  io.out(
+    `${trend.join('\n')}\nWrote ${join(outdir, 'results.json')}, robustness.png and report.md in ${duration((performance.now() - started) / 1000)}\n`,
+  );
+}
+
+export const robustnessCommand: Command = {
+  name: 'robustness',
+  summary: "the paper's robustness result: D vs alpha perturbation, fewer steps, quantization",
+  usage:
+    'pfgmpp robustness --outdir DIR [--data ZIP|mnist] [--D 64,128,2048,inf] [--kimg K] [--samples N] [--quick]',
+  description:
+    'Trains one model per D (same network, budget and seed; only D differs), samples each with alpha\n' +
+    'perturbation (x += alpha t eps before every step), with fewer sampler steps and with weights\n' +
+    'quantized to fewer bits, and scores every sample set on several disjoint seed ranges with the\n' +
+    'digit classifier. Writes DIR/results.json, DIR/robustness.png (one panel per sweep, a line per D)\n' +
+    'and DIR/report.md. Every stage is resumable: rerun the same command after an interruption.',
+  options,
+  run,
+};

@@ -16,7 +16,7 @@ export interface DigitSet {
   n: number;
 }
 
-const isHeldOut = (i: number) => i % 10 === 9;
+export const isHeldOut = (i: number) => i % 10 === 9;
 
 /** The images whose index passes `keep`, of a labelled 1-channel dataset, in [-1, 1]. */
 export async function digitSplit(

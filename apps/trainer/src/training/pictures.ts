@@ -3,6 +3,7 @@
  * loss curve, as PNG bytes. Drawn into plain RGB buffers; no plotting dependency.
  */
 import { encodePng, type Image } from '@pfgmpp/io';
+import { Canvas } from '../canvas.ts';
 
 /** uint8 NCHW images (C = 1 or 3) tiled `cols` per row with a 2-pixel gap, scaled by `zoom`. */
 export function imageGrid(
@@ -41,57 +42,6 @@ export function toPixels(x: ArrayLike<number>): Uint8Array {
     out[i] = Math.min(255, Math.max(0, Math.trunc((x[i] as number) * 127.5 + 128)));
   }
   return out;
-}
-
-// A 3x5 pixel font for axis labels: digits, '.', 'e', '-', 'k'.
-const GLYPHS: Record<string, number[]> = {
-  '0': [7, 5, 5, 5, 7],
-  '1': [2, 6, 2, 2, 7],
-  '2': [7, 1, 7, 4, 7],
-  '3': [7, 1, 7, 1, 7],
-  '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7],
-  '6': [7, 4, 7, 5, 7],
-  '7': [7, 1, 1, 1, 1],
-  '8': [7, 5, 7, 5, 7],
-  '9': [7, 5, 7, 1, 7],
-  '.': [0, 0, 0, 0, 2],
-  '-': [0, 0, 7, 0, 0],
-  e: [0, 7, 7, 4, 7],
-  k: [4, 5, 6, 5, 5],
-  ' ': [0, 0, 0, 0, 0],
-};
-
-class Canvas {
-  readonly data: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {
-    this.data = new Uint8Array(width * height * 3).fill(255);
-  }
-  dot(x: number, y: number, rgb: readonly number[]): void {
-    const xi = Math.round(x);
-    const yi = Math.round(y);
-    if (xi < 0 || yi < 0 || xi >= this.width || yi >= this.height) return;
-    this.data.set(rgb, (yi * this.width + xi) * 3);
-  }
-  line(x0: number, y0: number, x1: number, y1: number, rgb: readonly number[]): void {
-    const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-    for (let i = 0; i <= n; i++) this.dot(x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * i) / n, rgb);
-  }
-  text(x: number, y: number, s: string, rgb: readonly number[]): void {
-    [...s].forEach((ch, k) => {
-      const g = GLYPHS[ch] ?? GLYPHS[' '];
-      g?.forEach((bits, row) => {
-        for (let col = 0; col < 3; col++)
-          if (bits & (4 >> col)) this.dot(x + k * 4 + col, y + row, rgb);
-      });
-    });
-  }
-  png(): Uint8Array {
-    return encodePng({ width: this.width, height: this.height, channels: 3, data: this.data }, 6);
-  }
 }
 
 const fmt = (v: number) =>
