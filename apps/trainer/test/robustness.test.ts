@@ -14,6 +14,7 @@ import { robustnessFigure } from '../src/robustness/figure.ts';
 import type { PointScore } from '../src/robustness/measure.ts';
 import { makePlan, settingsOf } from '../src/robustness/plan.ts';
 import { curvesOf, degradations, summarize, trendLines } from '../src/robustness/results.ts';
+import { writeSyntheticInception } from './inception-file.ts';
 import { cli } from './run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pfgmpp-robustness-'));
@@ -195,4 +196,58 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp robustness --quick', () => {
       before.points.map((p: PointScore) => p.ranges),
     );
   }, 120_000);
+
+  it('measures FID with the Inception weights: each range as fid calc --network scores it', async () => {
+    const weights = join(dir, 'inception.safetensors');
+    writeSyntheticInception(weights);
+    const fidOut = join(dir, 'fid');
+    const args = ['--D', '64', '--alphas', '0', '--steps', '2', '--bits', '8', '--samples', '2'];
+    const r = await cli(
+      'robustness',
+      '--outdir',
+      fidOut,
+      '--quick',
+      ...args,
+      '--fid-ref',
+      '8',
+      '--weights',
+      weights,
+    );
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(readFileSync(join(fidOut, 'results.json'), 'utf8'));
+    expect(res.points).toHaveLength(3);
+    for (const p of res.points) for (const q of p.ranges) expect(q.fid).toBeGreaterThan(0);
+    expect(res.curves[0].points[0].fid.values).toHaveLength(3);
+    const calc = await cli(
+      'fid',
+      'calc',
+      '--network',
+      join(fidOut, res.models[0].snapshot),
+      '--seeds',
+      '2-3',
+      '--ref',
+      join(fidOut, 'fid-reference-n8.npz'),
+      '--weights',
+      weights,
+      '--json',
+    );
+    expect(calc.code, calc.err).toBe(0);
+    const fid = JSON.parse(calc.out).fid as number;
+    const baseline = res.points.find(
+      (p: PointScore) => p.setting.steps === 18 && p.setting.bits === undefined,
+    );
+    expect(Math.abs(fid - baseline.ranges[1].fid) / fid).toBeLessThan(1e-9);
+    // Without the weights file FID is left out and said so; --fid then refuses in one line.
+    const missing = await cli(
+      'robustness',
+      '--outdir',
+      join(dir, 'nofid'),
+      '--quick',
+      '--fid',
+      '--weights',
+      join(dir, 'none.pth'),
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/option --fid: no Inception weights at/);
+  }, 180_000);
 });

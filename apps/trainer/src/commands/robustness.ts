@@ -13,7 +13,9 @@ import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import type { Io } from '../io.ts';
 import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
+import { type FidMeasure, openFidMeasure } from '../robustness/fid.ts';
 import { robustnessFigure } from '../robustness/figure.ts';
+import { toPixels } from '../training/pictures.ts';
 import { digitReference, measureModels } from '../robustness/measure.ts';
 import { trainingLine, trainModels } from '../robustness/models.ts';
 import { formatD, makePlan, MIN_HELD_OUT, type Plan, settingsOf } from '../robustness/plan.ts';
@@ -23,6 +25,8 @@ import { SHIPPED_CLASSIFIER } from './demo.ts';
 import { loadClassifier } from './quality.ts';
 import { openTrainingData } from './train.ts';
 import { duration } from './fid-stream.ts';
+import { weightsPath } from './fid-options.ts';
+import { WEIGHTS_FILE } from '@pfgmpp/fid';
 
 const options: OptionSpec[] = [
   ADAPTER_OPTION,
@@ -83,6 +87,23 @@ const options: OptionSpec[] = [
     help: 'digit classifier of the measure (default: the shipped 16x16 one)',
   },
   {
+    name: 'fid',
+    kind: 'flag',
+    help: 'also FID against the held-out digits (default: when the Inception weight file is present)',
+  },
+  {
+    name: 'fid-ref',
+    kind: 'int',
+    value: 'N',
+    help: 'held-out digits behind the FID reference (default: all of them)',
+  },
+  {
+    name: 'weights',
+    kind: 'string',
+    value: 'FILE',
+    help: `Inception weights (default: $PFGMPP_FID_WEIGHTS, else ~/.cache/pfgmpp/${WEIGHTS_FILE})`,
+  },
+  {
     name: 'quick',
     kind: 'flag',
     help: 'a check in under a minute: a tiny network, 256 training images, D = 64 and inf, alpha 0,0.1,0.3, steps 2,4,9, bits 8,4, 16 images per range',
@@ -141,6 +162,13 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     quick: v.quick === true,
   });
   const outdir = v.outdir as string;
+  const weights = weightsPath(v);
+  const fidOn = v.fid === undefined ? existsSync(weights) : v.fid === true;
+  if (fidOn && !existsSync(weights))
+    throw new UsageError(`option --fid: no Inception weights at ${weights} (give --weights FILE)`);
+  const fidRef = v['fid-ref'] as number | undefined;
+  if (fidRef !== undefined && !(fidRef >= 2))
+    throw new UsageError(`option --fid-ref must be >= 2; got ${fidRef}`);
   const classifierFile = (v.classifier as string | undefined) ?? SHIPPED_CLASSIFIER;
   if (!existsSync(classifierFile))
     throw new UsageError(`option --classifier: ${classifierFile} does not exist`);
@@ -164,12 +192,21 @@ async function run(v: OptionValues, io: Io): Promise<void> {
 
   const models = await trainModels(gpu, plan, data, outdir, io);
   const reference = await digitReference(classifier, ds);
-  const scores = await measureModels(models, plan, classifier, reference, outdir, io);
+  const held = await digitSplit(ds, isHeldOut);
+  let fid: FidMeasure | undefined;
+  if (fidOn) {
+    const n = Math.min(fidRef ?? held.n, held.n);
+    const R = classifier.resolution;
+    const pixels = toPixels(held.images.subarray(0, n * R * R));
+    fid = await openFidMeasure(gpu, weights, { pixels, n, R }, outdir, io);
+  } else {
+    io.err(`robustness: no Inception weights at ${weights}: FID left out (give --weights FILE)\n`);
+  }
+  const scores = await measureModels(models, plan, classifier, reference, outdir, io, fid);
   classifier.dispose();
 
   const curves = curvesOf(scores, plan);
   const degs = degradations(curves);
-  const held = await digitSplit(ds, isHeldOut);
   const results = {
     command: commandLine(v),
     plan: { ...plan, D: plan.D.map(formatD) },
@@ -179,6 +216,9 @@ async function run(v: OptionValues, io: Io): Promise<void> {
       frechet:
         'Frechet distance of the 64-d classifier features of the samples (8-bit pixels) to those of the held-out digits',
       confident: 'share of samples classified with probability > 0.9',
+      fid: fid
+        ? `FID of each seed range against ${fid.referenceCount} held-out digits (${relative(outdir, resolve(weights))})`
+        : 'not measured (no Inception weight file)',
     },
     models: models.map((m) => ({
       D: formatD(m.D),

@@ -1,14 +1,14 @@
 /**
  * DIR/robustness.png: the paper's robustness figure at MNIST scale. Three columns (alpha
  * perturbation, NFE, weight bits), one line per D; the top row is the Frechet distance in the
- * digit classifier's features (log scale, lower is better), the bottom row the share of samples
- * classified with confidence > 0.9. Each point is the mean over the seed ranges with a bar of
+ * digit classifier's features (log scale, lower is better), the second the share of samples
+ * classified with confidence > 0.9, a third FID when it was measured. Each point is the mean over the seed ranges with a bar of
  * +- one standard deviation.
  */
 import { Canvas, type Rgb, textWidth } from '../canvas.ts';
 import type { Axis } from './plan.ts';
 import { formatD } from './plan.ts';
-import type { Curve, Summary } from './results.ts';
+import type { Curve, CurvePoint, Summary } from './results.ts';
 
 const PALETTE: readonly Rgb[] = [
   [214, 39, 40],
@@ -41,13 +41,14 @@ const fmt = (v: number) =>
 interface Row {
   label: string;
   log: boolean;
-  value: (s: { frechet: Summary; confident: Summary }) => Summary;
+  value: (s: CurvePoint) => Summary | undefined;
   scale: number;
 }
 
 const ROWS: readonly Row[] = [
   { label: 'Frechet distance (classifier features)', log: true, value: (p) => p.frechet, scale: 1 },
   { label: 'confident share (%)', log: false, value: (p) => p.confident, scale: 100 },
+  { label: 'FID (Inception)', log: true, value: (p) => p.fid, scale: 1 },
 ];
 
 /** The PNG bytes of the figure. */
@@ -56,14 +57,16 @@ export function robustnessFigure(curves: readonly Curve[], Ds: readonly number[]
   const cellW = MARGIN.left + PANEL.w + MARGIN.right;
   const cellH = MARGIN.top + PANEL.h + MARGIN.bottom;
   const legendH = 24;
-  const c = new Canvas(cellW * axes.length, cellH * ROWS.length + legendH);
+  // The FID row only when every point has one.
+  const rows = ROWS.filter((row) => curves.every((cv) => cv.points.every((p) => row.value(p))));
+  const c = new Canvas(cellW * axes.length, cellH * rows.length + legendH);
   Ds.forEach((D, k) => {
     const x = 12 + k * 110;
     const color = PALETTE[k % PALETTE.length] as Rgb;
     c.thickLine(x, 12, x + 24, 12, color, 3);
     c.text(x + 30, 8, `D = ${formatD(D)}`, BLACK, 2);
   });
-  ROWS.forEach((row, r) => {
+  rows.forEach((row, r) => {
     axes.forEach((axis, a) => {
       const ox = a * cellW + MARGIN.left;
       const oy = legendH + r * cellH + MARGIN.top;
@@ -107,7 +110,7 @@ function panel(
   const highs: number[] = [];
   for (const cv of curves) {
     for (const p of cv.points) {
-      const s = row.value(p);
+      const s = row.value(p) as Summary;
       lows.push((s.mean - s.std) * row.scale);
       highs.push((s.mean + s.std) * row.scale);
     }
@@ -147,7 +150,7 @@ function panel(
     const color = PALETTE[k % PALETTE.length] as Rgb;
     let prev: [number, number] | null = null;
     for (const p of cv.points) {
-      const s = row.value(p);
+      const s = row.value(p) as Summary;
       const X = px(p.x);
       const Y = py(s.mean * row.scale);
       const top = py((s.mean + s.std) * row.scale);

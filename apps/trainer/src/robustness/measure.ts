@@ -18,6 +18,7 @@ import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { loadNetwork } from '../training/network.ts';
 import { toPixels } from '../training/pictures.ts';
 import { duration } from '../commands/fid-stream.ts';
+import { type FidMeasure, fidOf } from './fid.ts';
 import type { TrainedModel } from './models.ts';
 import {
   formatD,
@@ -36,6 +37,8 @@ export interface RangeScore {
   seeds: [number, number];
   frechet: number;
   confident: number;
+  /** FID against the held-out digits, when the Inception weights are present. */
+  fid?: number;
 }
 
 export interface PointScore {
@@ -59,10 +62,7 @@ export async function digitReference(
 }
 
 /** 8-bit pixels back to the [-1, 1] range the classifier reads. */
-function asSaved(x: Float64Array): Float32Array {
-  const px = toPixels(x);
-  return Float32Array.from(px, (p) => p / 127.5 - 1);
-}
+const classifierInput = (pixels: Uint8Array) => Float32Array.from(pixels, (p) => p / 127.5 - 1);
 
 const IMAGES_PER_CALL = 256;
 
@@ -88,8 +88,13 @@ async function sampleSetting(
   return out;
 }
 
-const scoreFile = (outdir: string, D: number, s: Setting, plan: Plan) =>
-  join(outdir, 'scores', `D${formatD(D)}`, `${settingKey(s)}-n${plan.samples}x${plan.ranges}.json`);
+const scoreFile = (outdir: string, D: number, s: Setting, plan: Plan, fid: boolean) =>
+  join(
+    outdir,
+    'scores',
+    `D${formatD(D)}`,
+    `${settingKey(s)}-n${plan.samples}x${plan.ranges}${fid ? '-fid' : ''}.json`,
+  );
 
 async function readScore(path: string): Promise<PointScore | null> {
   try {
@@ -107,10 +112,11 @@ export async function measureModels(
   reference: { stats: Stats },
   outdir: string,
   io: Io,
+  fid?: FidMeasure,
 ): Promise<PointScore[]> {
   const settings = settingsOf(plan);
   const jobs = models.flatMap((m) =>
-    settings.map((s) => ({ m, s, file: scoreFile(outdir, m.D, s, plan) })),
+    settings.map((s) => ({ m, s, file: scoreFile(outdir, m.D, s, plan, fid !== undefined) })),
   );
   const cached = await Promise.all(jobs.map((j) => readScore(j.file)));
   const todo = jobs.filter((_, i) => !cached[i]);
@@ -141,8 +147,9 @@ export async function measureModels(
       net.loadStateDict(j.s.bits === undefined ? float : quantizeState(float, j.s.bits).state);
       const n = plan.samples;
       const seeds = Array.from({ length: plan.ranges }, (_, k) => rangeSeeds(k, n)).flat();
-      const images = asSaved(await sampleSetting(net, j.m.D, j.s, seeds));
-      const { features, probs } = await classify(classifier, images, seeds.length);
+      const pixels = toPixels(await sampleSetting(net, j.m.D, j.s, seeds));
+      const { features, probs } = await classify(classifier, classifierInput(pixels), seeds.length);
+      const R = net.imgResolution;
       const ranges: RangeScore[] = [];
       for (let k = 0; k < plan.ranges; k++) {
         const f = features.subarray(k * n * 64, (k + 1) * n * 64);
@@ -151,6 +158,9 @@ export async function measureModels(
           seeds: [k * n, (k + 1) * n - 1],
           frechet: frechetDistance(statsOf(f, n, 64), reference.stats),
           confident: confidence(p, n, 0.9).confidentShare,
+          ...(fid && {
+            fid: await fidOf(fid, pixels.subarray(k * n * R * R, (k + 1) * n * R * R), n, R),
+          }),
         });
       }
       const score: PointScore = {

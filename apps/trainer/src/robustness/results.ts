@@ -20,6 +20,8 @@ export interface CurvePoint {
   setting: Setting;
   frechet: Summary;
   confident: Summary;
+  /** When the Inception weights were present. */
+  fid?: Summary;
 }
 
 export interface Curve {
@@ -82,6 +84,9 @@ export function curvesOf(scores: readonly PointScore[], plan: Plan): Curve[] {
           setting: p.setting,
           frechet: summarize(p.ranges.map((r) => r.frechet)),
           confident: summarize(p.ranges.map((r) => r.confident)),
+          ...(p.ranges.every((r) => r.fid !== undefined) && {
+            fid: summarize(p.ranges.map((r) => r.fid as number)),
+          }),
         });
       }
       points.sort((a, b) => a.x - b.x);
@@ -191,9 +196,9 @@ export function tables(curves: readonly Curve[], plan: Plan): string[] {
       const label = axis === 'nfe' ? `${x} (${(x + 1) / 2})` : X_NAME[axis](x);
       const cells = plan.D.map((D) => {
         const p = curves.find((c) => c.D === D && c.axis === axis)?.points.find((q) => q.x === x);
-        return p
-          ? `${p.frechet.mean.toFixed(2)} ± ${p.frechet.std.toFixed(2)} (${(100 * p.confident.mean).toFixed(0)}%)`
-          : '-';
+        if (!p) return '-';
+        const fid = p.fid ? `; FID ${p.fid.mean.toFixed(1)} ± ${p.fid.std.toFixed(1)}` : '';
+        return `${p.frechet.mean.toFixed(2)} ± ${p.frechet.std.toFixed(2)} (${(100 * p.confident.mean).toFixed(0)}%${fid})`;
       });
       out.push(`| ${label} | ${cells.join(' | ')} |`);
     }
