@@ -57,3 +57,55 @@ export function progress(io: Io, label: string) {
     },
   };
 }
+
+/** "1h 02m", "3m 07s", "12s". */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/**
+ * A progress line "label done/total images, R images/s, ETA T": redrawn on a terminal (at most
+ * every 200 ms), otherwise one line per tenth of the work. The rate counts this run's images.
+ */
+export function rateProgress(io: Io, label: string, total: number, from: number) {
+  const start = performance.now();
+  let last = 0;
+  let tenth = Math.floor((from * 10) / Math.max(total, 1));
+  let open = false;
+  const text = (done: number) => {
+    const sec = (performance.now() - start) / 1000;
+    const rate = (done - from) / Math.max(sec, 1e-9);
+    const eta = done < total ? `, ETA ${duration((total - done) / rate)}` : ` in ${duration(sec)}`;
+    return `${label} ${done}/${total} images, ${rate.toFixed(rate < 10 ? 2 : 1)} images/s${eta}`;
+  };
+  return {
+    update(done: number): void {
+      if (io.isTTY) {
+        const now = performance.now();
+        if (done < total && now - last < 200) return;
+        last = now;
+        io.err(`\r${text(done)}\x1b[K${done === total ? '\n' : ''}`);
+        open = done < total;
+        return;
+      }
+      const t = Math.floor((done * 10) / Math.max(total, 1));
+      if (t !== tenth || done === total) io.err(`${text(done)}\n`);
+      tenth = t;
+    },
+    /** A line of its own (checkpoints, notes) between progress lines. */
+    note(line: string): void {
+      io.err(`${open ? '\n' : ''}${line}\n`);
+      open = false;
+    },
+    end(): void {
+      if (open) io.err('\n');
+      open = false;
+    },
+  };
+}

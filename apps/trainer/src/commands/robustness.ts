@@ -11,7 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { runDatasetTool, writeFileAtomic } from '@pfgmpp/io/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
-import type { Io } from '../io.ts';
+import { duration, type Io } from '../io.ts';
 import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { type FidMeasure, openFidMeasure } from '../robustness/fid.ts';
 import { robustnessFigure } from '../robustness/figure.ts';
@@ -24,7 +24,6 @@ import type { Command } from './command.ts';
 import { SHIPPED_CLASSIFIER } from './demo.ts';
 import { loadClassifier } from './quality.ts';
 import { openTrainingData } from './train.ts';
-import { duration } from './fid-stream.ts';
 import { weightsPath } from './fid-options.ts';
 import { WEIGHTS_FILE } from '@pfgmpp/fid';
 

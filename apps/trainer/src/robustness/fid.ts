@@ -18,7 +18,7 @@ import {
   writeStats,
 } from '@pfgmpp/fid/node';
 import type { Gpu } from '@pfgmpp/tensor/node';
-import type { Io } from '../io.ts';
+import { type Io, rateProgress } from '../io.ts';
 
 export interface FidMeasure {
   net: InceptionV3;
@@ -56,8 +56,11 @@ export async function openFidMeasure(
   const net = InceptionV3.create(gpu, await loadInceptionWeights(weights));
   const cache = join(outdir, `fid-reference-n${held.n}.npz`);
   if (existsSync(cache)) return { net, reference: await readStats(cache), referenceCount: held.n };
-  io.err(`robustness: FID reference, ${held.n} held-out digits through the Inception\n`);
-  const r = await streamImages(net, greyImages(held.pixels, held.n, held.R, 'held-out digits'));
+  const line = rateProgress(io, 'robustness: FID reference, held-out digits', held.n, 0);
+  const r = await streamImages(net, greyImages(held.pixels, held.n, held.R, 'held-out digits'), {
+    onProgress: (done) => line.update(done),
+  });
+  line.end();
   if (!r.stats) throw new Error('the FID reference needs at least 2 held-out digits');
   await writeStats(cache, r.stats);
   return { net, reference: r.stats, referenceCount: held.n };

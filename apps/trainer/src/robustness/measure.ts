@@ -1,9 +1,10 @@
 /**
  * Stage 2 of `pfgmpp robustness`: every model sampled at every setting, on `ranges` disjoint seed
  * ranges, and each range scored with the digit classifier (Frechet distance of its 64-d
- * features to the held-out digits, share classified with confidence > 0.9). The images are
- * quantized to 8-bit pixels first, as they would be saved. A finished score is a small JSON file
- * (DIR/scores/D<D>/<setting>-n<samples>x<ranges>.json, written atomically) and is not redone.
+ * features to the held-out digits, share classified with confidence > 0.9; FID too when the
+ * Inception weights are present). The images are quantized to 8-bit pixels first, as they would
+ * be saved. A finished score is a small JSON file (DIR/scores/D<D>/<setting>-n<samples>x<ranges>
+ * [-fid].json, written atomically) and is not redone.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,12 +13,11 @@ import { writeFileAtomic } from '@pfgmpp/io/node';
 import { frechetDistance, type Stats, statsOf } from '@pfgmpp/fid';
 import { asDenoiser, type Precond, type StateDict } from '@pfgmpp/nn';
 import { generate, quantizeState } from '@pfgmpp/pfgmpp';
-import type { Io } from '../io.ts';
+import { duration, type Io } from '../io.ts';
 import { classify, confidence, type DigitClassifier } from '../quality/classifier.ts';
 import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { loadNetwork } from '../training/network.ts';
 import { toPixels } from '../training/pictures.ts';
-import { duration } from '../commands/fid-stream.ts';
 import { type FidMeasure, fidOf } from './fid.ts';
 import type { TrainedModel } from './models.ts';
 import {
