@@ -1,17 +1,11 @@
 /**
- * Checkpoint bytes to a runnable network, in the browser: the same steps as the trainer's
- * loadNetwork (which reads files through @pfgmpp/io/node and cannot be bundled for a page).
- * Every failure names the file, so the page can show which one could not be read and why.
+ * Checkpoint bytes to a runnable network, in the browser: @pfgmpp/pfgmpp's networkFromCheckpoint
+ * (the loader the command line uses) on the bytes, plus what the page shows about the network
+ * and the weight quantization it switches on and off.
  */
-import { type Checkpoint, readCheckpoint } from '@pfgmpp/io';
-import { quantizeState, type StateEntry } from '@pfgmpp/pfgmpp';
-import {
-  buildPrecond,
-  describeReport,
-  type Precond,
-  type PrecondKwargs,
-  reportIsClean,
-} from '@pfgmpp/nn';
+import { readCheckpoint } from '@pfgmpp/io';
+import type { Precond } from '@pfgmpp/nn';
+import { networkFromCheckpoint, quantizeState, type StateEntry } from '@pfgmpp/pfgmpp';
 
 /** What the page shows about a loaded network. */
 export interface NetworkInfo {
@@ -57,47 +51,11 @@ export async function setQuantization(loaded: Loaded, bits: number | undefined):
   return loaded.quantized;
 }
 
-/** The trainer's rule: PFGM++ networks carry `pfgmpp: true` and D; others are diffusion. */
-function trainedD(net: Precond, kwargs: Record<string, unknown>): number {
-  const D = typeof kwargs.D === 'number' ? kwargs.D : (net as { D?: number }).D;
-  return kwargs.pfgmpp === true && typeof D === 'number' ? D : Number.POSITIVE_INFINITY;
-}
-
 export function loadNetworkBytes(bytes: Uint8Array, fileName: string): Loaded {
-  let checkpoint: Checkpoint;
-  try {
-    checkpoint = readCheckpoint(bytes, { fileName, optimizer: false });
-  } catch (e) {
-    // io's messages already start with the file name when it is given.
-    throw new Error(e instanceof Error ? e.message : String(e), { cause: e });
-  }
-  if (!checkpoint.initKwargs || !checkpoint.className) {
-    throw new Error(
-      `${fileName}: the file holds weights but not the network's architecture (class name and ` +
-        'constructor keywords); load a network snapshot, a training state or a pickled network',
-    );
-  }
-  // Official pickles spell the class with its module path.
-  const className = checkpoint.className.split('.').pop() as string;
-  let net: Precond;
-  try {
-    net = buildPrecond(className, checkpoint.initKwargs as unknown as PrecondKwargs);
-  } catch (e) {
-    throw new Error(`${fileName}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  const sd = new Map(
-    [...checkpoint.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]),
+  // io's errors and the loader's start with the file name, so the page can show which failed.
+  const { net, checkpoint, className, D } = networkFromCheckpoint(
+    readCheckpoint(bytes, { fileName, optimizer: false }),
   );
-  // Official snapshots may lack the resampling filters, which our layers rebuild as constants.
-  const report = net.checkStateDict(sd);
-  const onlyFilters = report.missing.every((n) => n.endsWith('resample_filter'));
-  if (
-    !reportIsClean(report) &&
-    !(onlyFilters && !report.unexpected.length && !report.misshaped.length)
-  )
-    throw new Error(`${fileName}: ${describeReport(report)}`);
-  net.loadStateDict(sd, { strict: false });
-  net.eval();
   const kwargs = checkpoint.initKwargs as Record<string, unknown>;
   const arch = kwargs.model_type ?? kwargs.arch;
   return {
@@ -109,7 +67,7 @@ export function loadNetworkBytes(bytes: Uint8Array, fileName: string): Loaded {
       resolution: net.imgResolution,
       channels: net.imgChannels,
       labelDim: net.labelDim,
-      D: trainedD(net, kwargs),
+      D,
       parameters: net.parameterCount(),
       format: `${checkpoint.format} (${checkpoint.container})`,
     },

@@ -63,7 +63,16 @@ export async function generate(
     : ablationSampler(net, latents, shape, o.config ?? {}, options);
 }
 
-/** PNG pixel values of generate.py: uint8(clip(x 127.5 + 128, 0, 255)), truncated, NCHW order kept. */
-export function toUint8(x: Float64Array): Uint8Array {
-  return Uint8Array.from(x, (v) => Math.min(255, Math.max(0, Math.trunc(v * 127.5 + 128))));
+/**
+ * PNG pixel values of generate.py: uint8(clip(x 127.5 + 128, 0, 255)), truncated, NCHW order
+ * kept. The one quantization of samples (PNGs, grids, GIFs, in-memory FID, the viewer), so every
+ * score sees the pixels a PNG would hold.
+ */
+export function toUint8(x: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(x.length);
+  // A plain loop: Uint8Array.from with a map function is ~100x slower in Node 20 (12.8M values).
+  for (let i = 0; i < x.length; i++) {
+    out[i] = Math.min(255, Math.max(0, Math.trunc((x[i] as number) * 127.5 + 128)));
+  }
+  return out;
 }

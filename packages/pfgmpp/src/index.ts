@@ -1,7 +1,8 @@
 /**
  * @pfgmpp/pfgmpp: PFGM++ and EDM in the paper's notation (browser-safe). The perturbation kernel
  * and losses run on GPU tensors with autograd; the samplers keep x and t in float64 on the CPU and
- * call a `Denoiser`; randomness is Philox, one stream per seed and purpose.
+ * call a `Denoiser`; randomness is Philox, one stream per seed and purpose. `networkFromCheckpoint`
+ * turns a parsed checkpoint into a network and the D to sample it with (`/node`: from a path).
  */
 export { type Denoiser, type OnStep, type SamplerStep, trajectoryRecorder } from './denoiser.ts';
 export { blocksPerRow, PhiloxStream, philoxBlock, seededNormals, STREAM } from './random.ts';
@@ -46,6 +47,16 @@ export {
   ablationSampler,
 } from './ablation-sampler.ts';
 export { type GenerateOptions, generate, toUint8 } from './generate.ts';
+export {
+  type LoadedNetwork,
+  loadWeights,
+  type NetworkPart,
+  networkFromCheckpoint,
+  samplingD,
+  shortClassName,
+  storedD,
+  tensorInputs,
+} from './network.ts';
 export {
   EDM_LOSS,
   type EdmLossConfig,

@@ -10,15 +10,15 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDatasetTool } from '@pfgmpp/io/node';
 import { asDenoiser, type Precond } from '@pfgmpp/nn';
-import { generate, type SamplerStep } from '@pfgmpp/pfgmpp';
+import { generate, type SamplerStep, toUint8 } from '@pfgmpp/pfgmpp';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
+import { imageGrid, trajectoryStrip } from '../pictures.ts';
 import { classify, confidence } from '../quality/classifier.ts';
 import { floorVerdict, GATE_SAMPLES, GATE_STEPS } from '../quality/floors.ts';
 import { train } from '../training/loop.ts';
-import { loadNetwork } from '../training/network.ts';
-import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 import { loadClassifier } from './quality.ts';
 import { planTraining, trainProgress } from './train.ts';
@@ -89,8 +89,7 @@ export async function sampleAndScore(
   classifierFile: string,
   o: { n?: number; steps: number; io: Io; label?: string; trajectory?: Float64Array[] },
 ) {
-  const { net, checkpoint } = await loadNetwork(network);
-  const D = (checkpoint.initKwargs as { D?: number }).D ?? 128;
+  const { net, D } = await loadNetwork(network);
   const conditional = net.labelDim === 10;
   const n = o.n ?? (conditional ? 80 : 64);
   const classes = conditional ? Array.from({ length: n }, (_, k) => k % 10) : undefined;
@@ -143,7 +142,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   const cols = conditional ? Math.min(n, 10) : Math.ceil(Math.sqrt(n));
   await writeFile(
     join(out, 'shipped-samples.png'),
-    imageGrid(toPixels(shipped), [n, 1, 16, 16], cols, 3),
+    imageGrid(toUint8(shipped), [n, 1, 16, 16], cols, 3),
   );
   await writeFile(join(out, 'shipped-trajectory.png'), trajectoryStrip(traj, [1, 16], 3));
   const recorded = JSON.parse(await readFile(SHIPPED_RESULTS, 'utf8').catch(() => '{}')) as Record<
@@ -181,10 +180,17 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     log: (line) => io.err(`${io.isTTY ? '\r\u001b[K' : ''}  ${line}\n`),
   });
   const fresh = await loadNetwork(result.lastSnapshot as string);
-  const freshSamples = await sampleGrid(fresh.net, 128, 16, steps, io, '(b) fresh model: sampled');
+  const freshSamples = await sampleGrid(
+    fresh.net,
+    fresh.D,
+    16,
+    steps,
+    io,
+    '(b) fresh model: sampled',
+  );
   await writeFile(
     join(out, 'fresh-samples.png'),
-    imageGrid(toPixels(freshSamples), [16, 1, 16, 16], 4, 3),
+    imageGrid(toUint8(freshSamples), [16, 1, 16, 16], 4, 3),
   );
   fresh.net.dispose();
 

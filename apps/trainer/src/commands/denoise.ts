@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { type NdArray, readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { noGrad, scope, tensor } from '@pfgmpp/tensor/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import type { Io } from '../io.ts';
-import { loadNetwork } from '../training/network.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
@@ -76,7 +76,6 @@ async function npy(path: string): Promise<NdArray> {
 async function run(v: OptionValues, io: Io): Promise<void> {
   await openGpu(v, io);
   const { net } = await loadNetwork(v.network as string);
-  net.eval();
   const x = await npy(v.x as string);
   const [B, C, H, W] = x.shape as [number, number, number, number];
   if (

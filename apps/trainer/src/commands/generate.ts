@@ -11,15 +11,21 @@ import { dirname } from 'node:path';
 import { readNpy, toFloat32, writeNpy } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { formatRanges } from '@pfgmpp/fid/node';
-import { ablationSampler, classLabels, edmSampler, type SamplerStep } from '@pfgmpp/pfgmpp';
+import {
+  ablationSampler,
+  classLabels,
+  edmSampler,
+  type SamplerStep,
+  toUint8,
+} from '@pfgmpp/pfgmpp';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
+import { imageGrid, trajectoryStrip } from '../pictures.ts';
 import { parseBatch, parseSeeds, SAMPLING_OPTIONS, samplerChoice } from '../sampling/options.ts';
 import { loadNetworkSampler } from '../sampling/network.ts';
 import { RUN_FOLDER_OPTIONS, runFolder, writeSeedPngs } from '../sampling/run-folder.ts';
 import { SHARD_OPTIONS, shardName, shardOption, shardSeeds } from '../sampling/shard.ts';
-import { imageGrid, toPixels, trajectoryStrip } from '../training/pictures.ts';
 import type { Command } from './command.ts';
 
 const options: OptionSpec[] = [
@@ -243,7 +249,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
     await mkdir(dirname(v.grid as string), { recursive: true });
     await writeFileAtomic(
       v.grid as string,
-      imageGrid(toPixels(samples), [seeds.length, C, R, R], cols, R < 64 ? 2 : 1),
+      imageGrid(toUint8(samples), [seeds.length, C, R, R], cols, R < 64 ? 2 : 1),
     );
   }
   if (v.trajectory) {

@@ -8,12 +8,12 @@ import { readSafetensors, toFloat32, writeSafetensors } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { asDenoiser } from '@pfgmpp/nn';
 import { generate, seedClasses } from '@pfgmpp/pfgmpp';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
 import { DigitClassifier } from '../quality/classifier.ts';
 import { measureQuality, type QualityReport, trainClassifier } from '../quality/evaluate.ts';
-import { loadNetwork } from '../training/network.ts';
 import { openTrainingData } from './train.ts';
 import { parseD, parseSeeds } from '../sampling/options.ts';
 import type { Command } from './command.ts';
@@ -144,7 +144,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
       `the classifier is for ${classifier.resolution}x${classifier.resolution} digits, the data is ${ds.shape[1]}x${ds.shape[2]}`,
     );
   }
-  const { net, checkpoint } = await loadNetwork(v.network as string);
+  const { net, D: defaultD } = await loadNetwork(v.network as string);
   if (net.imgResolution !== classifier.resolution || net.imgChannels !== 1) {
     throw new UsageError(
       `the network makes ${net.imgChannels}x${net.imgResolution}x${net.imgResolution} images; the classifier needs 1x${classifier.resolution}x${classifier.resolution}`,
@@ -153,11 +153,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   if (net.labelDim !== 0 && net.labelDim !== 10) {
     throw new UsageError(`the network has ${net.labelDim} class labels; digits need 10 (or none)`);
   }
-  const kw = (checkpoint.initKwargs ?? {}) as { pfgmpp?: boolean; D?: number };
-  const D = parseD(
-    v.aug_dim as string | undefined,
-    kw.pfgmpp && typeof kw.D === 'number' ? kw.D : Number.POSITIVE_INFINITY,
-  );
+  const D = parseD(v.aug_dim as string | undefined, defaultD);
   const seeds = parseSeeds((v.seeds as string | undefined) ?? '0-999');
   const batch = (v.batch as number | undefined) ?? 250;
   const samples = new Float32Array(seeds.length * net.imgResolution ** 2);

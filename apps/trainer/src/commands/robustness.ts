@@ -9,13 +9,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { runDatasetTool, writeFileAtomic } from '@pfgmpp/io/node';
+import { toUint8 } from '@pfgmpp/pfgmpp';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { duration, type Io } from '../io.ts';
 import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { type FidMeasure, openFidMeasure } from '../robustness/fid.ts';
 import { robustnessFigure } from '../robustness/figure.ts';
-import { toPixels } from '../training/pictures.ts';
 import { digitReference, measureModels } from '../robustness/measure.ts';
 import { trainingLine, trainModels } from '../robustness/models.ts';
 import { formatD, makePlan, MIN_HELD_OUT, type Plan, settingsOf } from '../robustness/plan.ts';
@@ -196,7 +196,7 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   if (fidOn) {
     const n = Math.min(fidRef ?? held.n, held.n);
     const R = classifier.resolution;
-    const pixels = toPixels(held.images.subarray(0, n * R * R));
+    const pixels = toUint8(held.images.subarray(0, n * R * R));
     fid = await openFidMeasure(gpu, weights, { pixels, n, R }, outdir, io);
   } else {
     io.err(`robustness: no Inception weights at ${weights}: FID left out (give --weights FILE)\n`);

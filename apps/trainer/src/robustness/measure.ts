@@ -12,12 +12,11 @@ import type { ImageDataset } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { frechetDistance, type Stats, statsOf } from '@pfgmpp/fid';
 import { asDenoiser, type Precond, type StateDict } from '@pfgmpp/nn';
-import { generate, quantizeState } from '@pfgmpp/pfgmpp';
+import { generate, quantizeState, toUint8 } from '@pfgmpp/pfgmpp';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { duration, type Io } from '../io.ts';
 import { classify, confidence, type DigitClassifier } from '../quality/classifier.ts';
 import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
-import { loadNetwork } from '../training/network.ts';
-import { toPixels } from '../training/pictures.ts';
 import { type FidMeasure, fidOf } from './fid.ts';
 import type { TrainedModel } from './models.ts';
 import {
@@ -147,7 +146,7 @@ export async function measureModels(
       net.loadStateDict(j.s.bits === undefined ? float : quantizeState(float, j.s.bits).state);
       const n = plan.samples;
       const seeds = Array.from({ length: plan.ranges }, (_, k) => rangeSeeds(k, n)).flat();
-      const pixels = toPixels(await sampleSetting(net, j.m.D, j.s, seeds));
+      const pixels = toUint8(await sampleSetting(net, j.m.D, j.s, seeds));
       const { features, probs } = await classify(classifier, classifierInput(pixels), seeds.length);
       const R = net.imgResolution;
       const ranges: RangeScore[] = [];

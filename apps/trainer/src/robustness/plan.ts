@@ -43,8 +43,8 @@ export const MIN_HELD_OUT = 200;
 export const nfe = (steps: number) => 2 * steps - 1;
 export const formatD = (D: number) => (Number.isFinite(D) ? String(D) : 'inf');
 
-function list(text: string | undefined, option: string, parse: (s: string) => number): number[] {
-  if (text === undefined) throw new Error('unreachable');
+/** "a,b,c" parsed value by value; an empty list or a repeated value is refused. */
+function list(text: string, option: string, parse: (s: string) => number): number[] {
   const parts = text
     .split(',')
     .map((s) => s.trim())

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Gifenc from 'gifenc';
-import { toPixels } from '../training/pictures.ts';
+import { toUint8 } from '@pfgmpp/pfgmpp';
 
 // require(): Node's ESM import of this CommonJS package sees only a default export, Vite's
 // interop another one; require gives the same exports object everywhere.
@@ -31,7 +31,7 @@ export function tileFrame(
   const rows = Math.ceil(B / cols);
   const width = cols * W;
   const height = rows * H;
-  const pixels = toPixels(x);
+  const pixels = toUint8(x);
   const data = new Uint8Array(width * height * C);
   for (let n = 0; n < B; n++) {
     const ox = (n % cols) * W;

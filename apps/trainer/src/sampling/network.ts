@@ -1,17 +1,16 @@
 /**
  * One network file sampled seed by seed: the network mode of `generate` (EDM's generate.py) and
  * `fid calc --network`, which scores the images in memory. Both quantize as the PNGs are
- * written (toPixels), so the FID of `fid calc --network` equals that of generate's PNGs.
+ * written (toUint8), so the FID of `fid calc --network` equals that of generate's PNGs.
  */
 import type { Checkpoint } from '@pfgmpp/io';
 import { rgb } from '@pfgmpp/fid/node';
 import type { ImageSet } from '@pfgmpp/fid/node';
 import { asDenoiser, type Precond, type PrecondDenoiser } from '@pfgmpp/nn';
-import { type OnStep, quantizeState } from '@pfgmpp/pfgmpp';
+import { type OnStep, quantizeState, toUint8 } from '@pfgmpp/pfgmpp';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { UsageError } from '../cli.ts';
 import type { Io } from '../io.ts';
-import { loadNetwork, storedD } from '../training/network.ts';
-import { toPixels } from '../training/pictures.ts';
 import { parseD, type SamplerChoice } from './options.ts';
 import { sampleSeeds, type SamplingPlan } from './run-folder.ts';
 
@@ -42,29 +41,21 @@ export interface NetworkSamplerOptions {
   batch: number;
 }
 
-/** The D to sample with by default: the stored one if trained as PFGM++, else diffusion. */
-function samplingD(net: Precond, kwargs: Record<string, unknown>): number {
-  const D = storedD(net, kwargs);
-  return kwargs.pfgmpp === true && D !== undefined ? D : Number.POSITIVE_INFINITY;
-}
-
 /** Loads `file` (ours or an official .pt/.pkl) for sampling; the GPU must be open. */
 export async function loadNetworkSampler(
   file: string,
   o: NetworkSamplerOptions,
   io: Io,
 ): Promise<NetworkSampler> {
-  const { net, checkpoint } = await loadNetwork(file);
+  const { net, checkpoint, D: trainedD } = await loadNetwork(file);
   try {
-    net.eval();
     if (o.quant !== undefined) {
       const sd = await net.stateDict();
       const { state, quantized } = quantizeState(sd, o.quant);
       net.loadStateDict(state);
       io.err(`quantized ${quantized.length} weight tensors to ${o.quant} bits\n`);
     }
-    const kwargs = (checkpoint.initKwargs ?? {}) as Record<string, unknown>;
-    const D = parseD(o.augDim, samplingD(net, kwargs));
+    const D = parseD(o.augDim, trainedD);
     if (o.classIdx !== undefined && o.classIdx >= net.labelDim) {
       throw new UsageError(
         net.labelDim
@@ -112,7 +103,7 @@ export function samplerIdentity(s: NetworkSampler): Record<string, unknown> {
 
 /**
  * The images of `seeds` as an image set, sampled batch by batch when read: uint8 as the PNGs
- * hold them (toPixels), grey repeated to RGB as the image readers of @pfgmpp/fid do.
+ * hold them (toUint8), grey repeated to RGB as the image readers of @pfgmpp/fid do.
  */
 export function sampledImages(
   s: NetworkSampler,
@@ -132,7 +123,7 @@ export function sampledImages(
     count: seeds.length,
     shape: [3, R, R],
     read: async (start, n) => {
-      const pixels = toPixels(await s.sample(seeds.slice(start, start + n)));
+      const pixels = toUint8(await s.sample(seeds.slice(start, start + n)));
       const out = new Uint8Array(n * 3 * R * R);
       for (let k = 0; k < n; k++) {
         out.set(rgb(pixels.subarray(k * plane, (k + 1) * plane), C), k * 3 * R * R);

@@ -25,12 +25,14 @@ import {
   type OnStep,
   pfgmppPrior,
   quantizeState,
+  storedD,
+  toUint8,
 } from '@pfgmpp/pfgmpp';
+import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { openGpu } from '../device.ts';
 import { type Io, progress } from '../io.ts';
-import { loadNetwork, storedD } from '../training/network.ts';
-import { imageGrid, toPixels } from '../training/pictures.ts';
+import { imageGrid } from '../pictures.ts';
 import { trajectoryGif } from './gif.ts';
 import { parseBatch, parseD, parseSeeds, samplerChoice } from './options.ts';
 
@@ -171,7 +173,7 @@ export async function writeSeedPngs(
 ): Promise<void> {
   const [C, R] = shape;
   const plane = C * R * R;
-  const pixels = toPixels(x);
+  const pixels = toUint8(x);
   const made = new Set<string>();
   for (let k = 0; k < seeds.length; k++) {
     const seed = seeds[k] as number;
@@ -311,7 +313,6 @@ export async function runFolderJob(job: RunFolderJob, io: Io): Promise<void> {
     open = undefined;
     const { net, checkpoint } = await loadNetwork(state.path, 'ema');
     try {
-      net.eval();
       checkNetwork(state, net, (checkpoint.initKwargs ?? {}) as Record<string, unknown>, job);
       const denoiser = asDenoiser(net);
       // The kernel rows for this network's shapes, before any image is computed (choice.ts).
@@ -350,7 +351,7 @@ export async function runFolderJob(job: RunFolderJob, io: Io): Promise<void> {
           const x = await sampleSeeds(denoiser, first, plan);
           const file = join(job.outdir, `ode_images_${state.kimg}_${variant.tag}.png`);
           const cols = Math.max(1, Math.floor(Math.sqrt(first.length)));
-          const grid = imageGrid(toPixels(x), [first.length, ...shape, shape[1]], cols);
+          const grid = imageGrid(toUint8(x), [first.length, ...shape, shape[1]], cols);
           await writeFileAtomic(file, grid);
           io.out(`${file}: the first ${first.length} images from ${state.name}\n`);
           continue;

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { type Batch, BatchSampler, type ImageDataset, type JsonObject } from '@pfgmpp/io';
 import { readCheckpointFile, writeCheckpointFile, writeFileAtomic } from '@pfgmpp/io/node';
 import { Adam, buildPrecond, emaBeta, type Precond, StreamCounter, updateEma } from '@pfgmpp/nn';
-import { augmentPipe, edmLoss, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
+import { augmentPipe, edmLoss, loadWeights, tensorInputs, veLoss, vpLoss } from '@pfgmpp/pfgmpp';
 import {
   backward,
   concat,
@@ -33,8 +33,8 @@ import {
 } from '@pfgmpp/tensor/node';
 import { DataParallel } from './devices.ts';
 import { readKernelRecord, writeKernelRecord } from './kernels.ts';
-import { loadInto, toInputs, transferReport, writeSnapshot } from './network.ts';
-import { lossCurve } from './pictures.ts';
+import { lossCurve } from '../pictures.ts';
+import { transferReport, writeSnapshot } from './network.ts';
 
 export interface TrainConfig {
   runDir: string;
@@ -219,11 +219,11 @@ export async function train(
     const partial = c.transfer ? transferReport(net, ck.net, from) : null;
     if (partial) {
       // ema was built as a copy of net, so the tensors the file lacks start equal in both.
-      net.loadStateDict(toInputs(ck.net), { strict: false });
-      ema.loadStateDict(toInputs(ck.ema ?? ck.net), { strict: false });
+      net.loadStateDict(tensorInputs(ck.net), { strict: false });
+      ema.loadStateDict(tensorInputs(ck.ema ?? ck.net), { strict: false });
     } else {
-      loadInto(net, ck.net, from);
-      loadInto(ema, ck.ema ?? ck.net, from);
+      loadWeights(net, ck.net, from);
+      loadWeights(ema, ck.ema ?? ck.net, from);
       if (ck.optimizer) adam.loadState(ck.optimizer.tensors, Math.round((ck.step ?? 0) / c.batch));
       nimg = ck.step ?? 0;
       const r = ck.rng as { seed?: number; counter?: number } | undefined;
@@ -364,10 +364,10 @@ export async function train(
       kind: 'training-state',
       className: c.className,
       initKwargs: c.initKwargs,
-      net: toInputs(await net.stateDict()),
-      ema: toInputs(await ema.stateDict()),
+      net: tensorInputs(await net.stateDict()),
+      ema: tensorInputs(await ema.stateDict()),
       optimizer: {
-        tensors: toInputs(opt),
+        tensors: tensorInputs(opt),
         paramGroups: [{ lr: c.lr, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 }],
       },
       step: nimg,

@@ -1,9 +1,11 @@
 /**
  * Pictures people would rather look at than read: image grids (samples, trajectories) and a
- * loss curve, as PNG bytes. Drawn into plain RGB buffers; no plotting dependency.
+ * loss curve, as PNG bytes. Drawn into plain RGB buffers; no plotting dependency. Shared by
+ * training (the loss curve) and sampling (grids, trajectory strips).
  */
 import { encodePng, type Image } from '@pfgmpp/io';
-import { Canvas } from '../canvas.ts';
+import { toUint8 } from '@pfgmpp/pfgmpp';
+import { Canvas } from './canvas.ts';
 
 /** uint8 NCHW images (C = 1 or 3) tiled `cols` per row with a 2-pixel gap, scaled by `zoom`. */
 export function imageGrid(
@@ -33,15 +35,6 @@ export function imageGrid(
   }
   const img: Image = { width, height, channels: 3, data };
   return encodePng(img, 6);
-}
-
-/** Samples in [-1, 1] to PNG pixel values as generate.py rounds them. */
-export function toPixels(x: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    out[i] = Math.min(255, Math.max(0, Math.trunc((x[i] as number) * 127.5 + 128)));
-  }
-  return out;
 }
 
 const fmt = (v: number) =>
@@ -102,7 +95,7 @@ export function trajectoryStrip(
   for (let k = 0; k < rows; k++) {
     for (let i = 0; i < n; i++) {
       const x = (states[i] as Float64Array).subarray(k * plane, (k + 1) * plane);
-      tiles.set(toPixels(x), (k * n + i) * plane);
+      tiles.set(toUint8(x), (k * n + i) * plane);
     }
   }
   return imageGrid(tiles, [rows * n, C, R, R], n, zoom);
