@@ -11,13 +11,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 import './scripts/gen-shaders.mjs';
+
+/**
+ * The export condition under which every workspace package resolves to its TypeScript sources
+ * (src/) instead of its build (dist/): tests, typecheck, the viewer and tsx runs use it, so they
+ * need no build; installed packages never match it and get dist/ (docs/architecture.md).
+ */
+export const SOURCE_CONDITION = 'pfgmpp-source';
 
 const kernelCache = mkdtempSync(join(tmpdir(), 'pfgmpp-test-kernels-'));
 
 export function packageConfig(name: string) {
   return defineConfig({
+    resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
+    ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
     test: {
       include: ['test/**/*.test.ts'],
       pool: 'forks',

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
 import { DEFAULT_CHECKPOINT } from './src/params.ts';
 
 const SHIPPED = join(import.meta.dirname, '../trainer/assets', DEFAULT_CHECKPOINT);
@@ -30,5 +30,7 @@ export default defineConfig({
   // Relative asset URLs: dist/ works from any folder of any static server.
   base: './',
   plugins: [shippedCheckpoint()],
+  // The workspace packages from their sources (src/), no build needed (vitest.shared.ts).
+  resolve: { conditions: ['pfgmpp-source', ...defaultClientConditions] },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
 });

@@ -69,6 +69,8 @@ export async function startHarness(): Promise<Harness> {
       format: 'esm',
       platform: 'browser',
       target: 'es2022',
+      // The workspace packages from their sources (src/), no build needed (vitest.shared.ts).
+      conditions: ['pfgmpp-source'],
       logLevel: 'silent',
     });
     await writeFile(join(dir, 'index.html'), INDEX_HTML);

@@ -103,7 +103,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-// Run when executed directly (`tsx apps/trainer/src/main.ts ...`), not when imported.
+// Run when executed directly (`node dist/main.js ...`, `tsx --conditions=pfgmpp-source src/main.ts ...`), not when imported.
 const script = process.argv[1];
 if (script && import.meta.url === pathToFileURL(realpathSync(script)).href) {
   process.exitCode = await main(process.argv.slice(2), nodeIo());

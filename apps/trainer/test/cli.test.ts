@@ -200,7 +200,7 @@ describe('pfgmpp CLI', () => {
       new Promise<{ code: number; out: string; err: string }>((resolve) => {
         execFile(
           join(ROOT, 'node_modules/.bin/tsx'),
-          [join(ROOT, 'apps/trainer/src/main.ts'), ...args],
+          ['--conditions=pfgmpp-source', join(ROOT, 'apps/trainer/src/main.ts'), ...args],
           { cwd: ROOT },
           (e, out, err) =>
             resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),

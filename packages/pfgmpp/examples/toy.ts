@@ -2,7 +2,7 @@
  * The PFGM++ toy problem (SPEC 11) end to end on the GPU: trains the notebook's MLP for D = 100
  * and for diffusion (D = Infinity), samples 2,000 points each and prints the RBF MMD to the data.
  *
- *   npx tsx packages/pfgmpp/examples/toy.ts [--epochs 200] [--points 2000] [--seed 123]
+ *   npx tsx --conditions=pfgmpp-source packages/pfgmpp/examples/toy.ts [--epochs 200] [--points 2000] [--seed 123]
  *     [--only 100|inf] [--json out.json]
  */
 import { getDevice } from '@pfgmpp/tensor/node';

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * @pfgmpp/tensor: WebGPU tensors with reverse-mode autograd. Browser-safe; in Node import
  * `@pfgmpp/tensor/node` first (it registers Dawn and re-exports everything here).

@@ -72,7 +72,13 @@ describe.skipIf(GPU_SKIP_REASON)('device limits on the GPU (separate processes)'
   const child = (mode: 'adapter' | 'device') => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'limits-child.ts'), mode],
+      [
+        '--conditions=pfgmpp-source',
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'limits-child.ts'),
+        mode,
+      ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status, r.stderr).toBe(0);

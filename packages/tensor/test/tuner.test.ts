@@ -282,7 +282,12 @@ describe.skipIf(GPU_SKIP_REASON)('kernel choices on the GPU', () => {
     const child = () => {
       const r = spawnSync(
         process.execPath,
-        ['--import', 'tsx', join(import.meta.dirname, 'tune-child.ts')],
+        [
+          '--conditions=pfgmpp-source',
+          '--import',
+          'tsx',
+          join(import.meta.dirname, 'tune-child.ts'),
+        ],
         {
           env: { ...process.env, PFGMPP_TUNE: '1', PFGMPP_CACHE_DIR: dir, PFGMPP_KERNELS: '' },
           encoding: 'utf8',

@@ -1,5 +1,5 @@
 /**
- * Smoke run of the tfjs peer: `npx tsx apps/bench/src/peers/tfjs-smoke.ts` from the repo root.
+ * Smoke run of the tfjs peer: `npx tsx --conditions=pfgmpp-source apps/bench/src/peers/tfjs-smoke.ts` from the repo root.
  * Keep it short: lavapipe runs on 2 CPU cores.
  */
 import { disposeTfjs, initTfjs, tfjsConv2dGflops, tfjsMatmulGflops } from './tfjs.ts';
