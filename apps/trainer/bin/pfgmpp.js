@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The project ships TypeScript sources, not a build: tsx compiles them on the fly.
+// Runs the compiled command line (dist/main.js, `npm run build` in a checkout; the npm package
+// ships it). PFGMPP_FROM_SOURCE=1 runs the TypeScript sources through tsx instead (a checkout
+// with its dev dependencies: the workspace packages then resolve to their src/ as well).
 //
 // Dawn prints "Warning: max...PerPipelineLayout artificially reduced from ... to fit dynamic
 // offset allocation limit." from native code while it discovers some adapters (lavapipe, RADV),
@@ -7,20 +9,34 @@
 // can act on, so the command runs in a child process whose stderr passes through a filter that
 // drops exactly them; everything else (progress lines included) is passed on as it comes.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const DAWN_LIMIT_WARNING =
   /^Warning: \w+ artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
 
+const FROM_SOURCE = process.env.PFGMPP_FROM_SOURCE === '1';
+const COMPILED = new URL('../dist/main.js', import.meta.url);
+
 if (process.env.PFGMPP_CLI_CHILD === '1') {
-  const { register } = await import('tsx/esm/api');
-  register();
-  const { main, nodeIo } = await import('../src/main.ts');
+  const { main, nodeIo } = FROM_SOURCE
+    ? await import('../src/main.ts')
+    : await import(COMPILED.href);
   process.exitCode = await main(process.argv.slice(2), nodeIo());
+} else if (!FROM_SOURCE && !existsSync(COMPILED)) {
+  process.stderr.write(
+    `pfgmpp: ${fileURLToPath(COMPILED)} is missing: run \`npm run build\` at the repository root ` +
+      '(or set PFGMPP_FROM_SOURCE=1 to run the TypeScript sources through tsx)\n',
+  );
+  process.exitCode = 1;
 } else {
+  // From source: tsx compiles on the fly and the workspace packages resolve to their src/.
+  const sourceArgs = FROM_SOURCE
+    ? ['--conditions=pfgmpp-source', '--import', import.meta.resolve('tsx')]
+    : [];
   const child = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    [...process.execArgv, ...sourceArgs, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
     {
       stdio: ['inherit', 'inherit', 'pipe'],
       env: {
