@@ -29,6 +29,11 @@ if (process.env.PFGMPP_CLI_CHILD === '1') {
       '(or set PFGMPP_FROM_SOURCE=1 to run the TypeScript sources through tsx)\n',
   );
   process.exitCode = 1;
+} else if (FROM_SOURCE && !existsSync(new URL('../src/main.ts', import.meta.url))) {
+  process.stderr.write(
+    'pfgmpp: PFGMPP_FROM_SOURCE=1 needs a checkout of the repository (no src/)\n',
+  );
+  process.exitCode = 1;
 } else {
   // From source: tsx compiles on the fly and the workspace packages resolve to their src/.
   const sourceArgs = FROM_SOURCE

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @pfgmpp/tensor: WebGPU tensors with reverse-mode autograd. Browser-safe; in Node import
  * `@pfgmpp/tensor/node` first (it registers Dawn and re-exports everything here).
