@@ -28,7 +28,8 @@ prepare)
     exit 1
   }
   node_modules/.bin/esbuild apps/bench/src/gpu.ts --bundle --platform=node --format=esm \
-    --target=node20 --external:webgpu --outfile="$CACHE/bench.mjs" --log-level=warning || exit 1
+    --target=node20 --conditions=pfgmpp-source --external:webgpu --outfile="$CACHE/bench.mjs" \
+    --log-level=warning || exit 1
   cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$CACHE/node_modules/webgpu/"
   # The ceiling suite reads its probe kernels next to its own module.
   mkdir -p "$CACHE/probes" && cp apps/bench/src/probes/*.wgsl "$CACHE/probes/"
