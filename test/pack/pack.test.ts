@@ -12,7 +12,10 @@
  * - the README's library example (examples/library/node.mjs) runs with plain `node`, and its
  *   pixels equal the command line's for the same seeds;
  * - `tsc --noEmit` (the repository's TypeScript, NodeNext resolution, no skipLibCheck)
- *   type-checks the example against the shipped .d.ts.
+ *   type-checks the example against the shipped .d.ts;
+ * - the browser example (examples/library/browser.js), bundled by Vite from the installed
+ *   packages, samples the same digits in headless Chromium (WebGPU on SwiftShader), each pixel
+ *   within one grey level of Node's (apps/viewer/test/viewer.test.ts says why not bit-equal).
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -27,8 +30,18 @@ import {
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { decodePng } from '@pfgmpp/io/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
+import {
+  browserSkipReason,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  MISSING_CHROMIUM,
+  serveFolder,
+  stopServer,
+} from '@pfgmpp/test-utils/browser';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -42,7 +55,10 @@ const PACKAGES: Record<string, string> = {
   '@pfgmpp/cli': 'apps/trainer',
 };
 const EXAMPLE = join(ROOT, 'examples/library/node.mjs');
+const BROWSER_EXAMPLE = join(ROOT, 'examples/library/browser.js');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
+const BROWSER_SKIP_REASON = GPU_SKIP_REASON ?? browserSkipReason('packed browser example');
 const NETWORK = 'node_modules/@pfgmpp/cli/assets/mnist16-pfgmpp-d128.safetensors';
 const SEEDS = 8;
 
@@ -228,8 +244,9 @@ describe('the packed packages installed in an empty project', () => {
     expect(r.status, r.text).toBe(0);
   });
 
-  it('tsc type-checks the library example against the shipped .d.ts (NodeNext, no skipLibCheck)', () => {
+  it('tsc type-checks the library examples against the shipped .d.ts (NodeNext, no skipLibCheck)', () => {
     writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
+    writeFileSync(join(project, 'browser.js'), readFileSync(BROWSER_EXAMPLE));
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -245,12 +262,30 @@ describe('the packed packages installed in an empty project', () => {
           noEmit: true,
           skipLibCheck: false,
         },
-        files: ['node.mjs'],
+        files: ['node.mjs', 'browser.js'],
       }),
     );
     const r = run(process.execPath, [TSC, '-p', '.'], project);
     expect(r.status, r.text).toBe(0);
   });
+
+  /** The node example's strip as [8, 1, 16, 16] uint8 (runs the example when needed). */
+  function nodeDigits(): Uint8Array {
+    const png = join(project, 'digits.png');
+    if (!existsSync(png)) {
+      writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
+      const lib = run(process.execPath, ['node.mjs', 'digits.png'], project);
+      expect(lib.status, lib.text).toBe(0);
+    }
+    const strip = decodePng(readFileSync(png));
+    const S = strip.height;
+    const out = new Uint8Array(strip.data.length);
+    for (let i = 0; i < out.length; i++) {
+      const [n, y, x] = [Math.floor(i / (S * S)), Math.floor(i / S) % S, i % S];
+      out[i] = strip.data[y * strip.width + n * S + x] as number;
+    }
+    return out;
+  }
 
   describe.skipIf(GPU_SKIP_REASON)('on the GPU', () => {
     it('npx pfgmpp generate with the shipped checkpoint writes PNGs; the library example draws the same digits', () => {
@@ -293,4 +328,72 @@ describe('the packed packages installed in an empty project', () => {
       }
     });
   });
+  it.skipIf(BROWSER_SKIP_REASON)(
+    'the browser example, bundled by Vite from the installed packages, draws the same digits in Chromium',
+    async () => {
+      const web = join(project, 'web');
+      mkdirSync(join(web, 'public'), { recursive: true });
+      writeFileSync(join(web, 'browser.js'), readFileSync(BROWSER_EXAMPLE));
+      writeFileSync(
+        join(web, 'index.html'),
+        '<!doctype html>\n<html><head><link rel="icon" href="data:,"></head>' +
+          '<body><script type="module" src="./browser.js"></script></body></html>\n',
+      );
+      writeFileSync(
+        join(web, 'public', 'mnist16-pfgmpp-d128.safetensors'),
+        readFileSync(join(project, NETWORK)),
+      );
+      const built = run(
+        process.execPath,
+        [VITE, 'build', '--base', './', '--target', 'es2022', '--logLevel', 'warn'],
+        web,
+      );
+      expect(built.status, built.text).toBe(0);
+      const expected = nodeDigits();
+      if (!CHROMIUM) throw new Error(MISSING_CHROMIUM);
+      const server = await serveFolder(join(web, 'dist'));
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+      });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error') problems.push(m.text());
+        });
+        page.on('pageerror', (e) => problems.push(e.message));
+        await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        await page
+          .waitForFunction(() => 'digits' in window, undefined, {
+            timeout: 600_000,
+            polling: 500,
+          })
+          .catch((e: unknown) => {
+            throw new Error(`${e}\n${problems.join('\n')}`);
+          });
+        const digits = await page.evaluate(
+          () => (window as unknown as { digits: number[] }).digits,
+        );
+        expect(problems).toEqual([]);
+        expect(digits.length).toBe(expected.length);
+        let maxPixel = 0;
+        let differ = 0;
+        for (let i = 0; i < expected.length; i++) {
+          const d = Math.abs((digits[i] as number) - (expected[i] as number));
+          maxPixel = Math.max(maxPixel, d);
+          if (d) differ++;
+        }
+        console.log(
+          `Chromium vs Node: max pixel difference ${maxPixel}, ${differ} of ${expected.length} differ`,
+        );
+        expect(maxPixel).toBeLessThanOrEqual(1);
+      } finally {
+        await browser.close();
+        await stopServer(server);
+      }
+    },
+    900_000,
+  );
 });
