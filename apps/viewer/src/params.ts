@@ -5,6 +5,8 @@
 
 /** Shipped with the trainer; the build puts it next to index.html. */
 export const DEFAULT_CHECKPOINT = 'mnist16-pfgmpp-d128.safetensors';
+/** The measured robustness result (docs/results.md, `pfgmpp robustness`), shown by the Robustness panel. */
+export const ROBUSTNESS_FIGURE = 'robustness-mnist16.png';
 
 /**
  * Above these the page would hold its tab for minutes on a software adapter, for little gain.

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodePng } from '@pfgmpp/io/node';
 import { asDenoiser } from '@pfgmpp/nn';
 import { generate, quantizeState, toUint8 } from '@pfgmpp/pfgmpp';
 import { getDevice } from '@pfgmpp/tensor/node';
@@ -13,7 +14,7 @@ import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GAP, type TileGeometry, tileOrigin } from '../src/draw.ts';
 import { loadNetworkBytes } from '../src/network.ts';
-import { DEFAULT_CHECKPOINT, DEFAULTS, type Settings } from '../src/params.ts';
+import { DEFAULT_CHECKPOINT, DEFAULTS, ROBUSTNESS_FIGURE, type Settings } from '../src/params.ts';
 import { generateOptions } from '../src/sample.ts';
 import type { RunResult, ViewerState } from '../src/state.ts';
 import { BROWSER_SKIP_REASON, startViewer, type Viewer } from './browser.ts';
@@ -425,6 +426,16 @@ describe.skipIf(BROWSER_SKIP_REASON)('viewer in headless Chromium (WebGPU on Swi
     expect(s.error).toBe(text);
     expect(s.info?.fileName).toBe(DEFAULT_CHECKPOINT);
     expect(await page.isEnabled('#sample')).toBe(true);
+  });
+
+  it('the Robustness panel links to the measured robustness figure, shipped with the page', async () => {
+    const { page } = v();
+    const href = await page.$eval('#robustness-result', (a) => (a as HTMLAnchorElement).href);
+    expect(href.endsWith(`/${ROBUSTNESS_FIGURE}`)).toBe(true);
+    const res = await fetch(href);
+    expect(res.status).toBe(200);
+    const png = decodePng(new Uint8Array(await res.arrayBuffer()));
+    expect(png.width).toBeGreaterThan(1000);
   });
 
   it('a browser without WebGPU gets a message saying what to enable', async () => {

@@ -52,6 +52,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.safetensors': 'application/octet-stream',
+  '.png': 'image/png',
 };
 
 /** Serves the files of `dir` (no listing, nothing outside it) at a random free port. */

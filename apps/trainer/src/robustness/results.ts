@@ -96,39 +96,52 @@ export function curvesOf(scores: readonly PointScore[], plan: Plan): Curve[] {
   return curves;
 }
 
-/** The harshest setting of a sweep: largest alpha, fewest NFE, fewest bits. */
-export function harshest(axis: Axis, points: readonly CurvePoint[]): CurvePoint | undefined {
-  return axis === 'alpha' ? points[points.length - 1] : points[0];
-}
-
 export interface Degradation {
   D: number;
   axis: Axis;
   x: number;
-  /** Frechet distance at the harshest setting minus at the baseline. */
+  /** Frechet distance at the setting minus at the baseline, averaged over the seed ranges. */
   increase: number;
-  /** Standard error of that difference from the spread of both points over the seed ranges. */
+  /**
+   * Standard error of that mean. Both points sample the same seeds, so the difference is taken
+   * range by range (paired) and its spread over the ranges gives the error.
+   */
   se: number;
 }
 
+/** The degradation of every non-baseline point of every curve. */
 export function degradations(curves: readonly Curve[]): Degradation[] {
   const out: Degradation[] = [];
   for (const c of curves) {
-    const worst = harshest(c.axis, c.points);
     const base = baselineOf(curves, c.D);
-    if (!worst || !base) continue;
-    const k = worst.frechet.values.length;
-    const se = Math.sqrt((worst.frechet.std ** 2 + base.frechet.std ** 2) / k);
-    out.push({
-      D: c.D,
-      axis: c.axis,
-      x: worst.x,
-      increase: worst.frechet.mean - base.frechet.mean,
-      se,
-    });
+    if (!base) continue;
+    for (const p of c.points) {
+      if (isBaseline(p.setting)) continue;
+      const diffs = p.frechet.values.map((v, k) => v - (base.frechet.values[k] as number));
+      const d = summarize(diffs);
+      out.push({
+        D: c.D,
+        axis: c.axis,
+        x: p.x,
+        increase: d.mean,
+        se: d.std / Math.sqrt(diffs.length),
+      });
+    }
   }
   return out;
 }
+
+/** Smaller D degrades less, more, or the two are within 2 standard errors. */
+function compare(a: Degradation, b: Degradation): 'less' | 'MORE' | 'noise' {
+  const diff = b.increase - a.increase;
+  if (Math.abs(diff) <= 2 * Math.hypot(a.se, b.se)) return 'noise';
+  return diff > 0 ? 'less' : 'MORE';
+}
+const SAYS = {
+  less: 'smaller D degrades less',
+  MORE: 'smaller D degrades MORE',
+  noise: 'within noise',
+};
 
 const AXIS_NAME: Record<Axis, string> = {
   alpha: 'alpha perturbation',
@@ -142,39 +155,51 @@ const X_NAME: Record<Axis, (x: number) => string> = {
 };
 
 /**
- * Per sweep: is the degradation ordered by D (smaller D, smaller increase)? A pair of
- * neighbouring D values counts as ordered, reversed, or within noise (difference < 2 se).
+ * Per sweep, at its harshest setting: is the degradation ordered by D (smaller D, smaller
+ * increase)? Each pair of neighbouring D values is ordered, reversed or within noise; the sweep
+ * "holds" when every pair is ordered, is "contradicted" when one is reversed, and otherwise is
+ * "not resolved" (saying whether the means at least fall in order). A last clause compares the
+ * smallest and the largest D at every setting of the sweep.
  */
 export function trendLines(degs: readonly Degradation[], plan: Plan): string[] {
   const lines: string[] = [];
   for (const axis of ['alpha', 'nfe', 'bits'] as const) {
-    const row = plan.D.map((D) => degs.find((d) => d.D === D && d.axis === axis)).filter(
-      (d): d is Degradation => d !== undefined,
-    );
+    const mine = degs.filter((d) => d.axis === axis);
+    const xs = [...new Set(mine.map((d) => d.x))].sort((a, b) => a - b);
+    const worstX = axis === 'alpha' ? xs[xs.length - 1] : xs[0];
+    const at = (x: number | undefined) =>
+      plan.D.map((D) => mine.find((d) => d.D === D && d.x === x)).filter(
+        (d): d is Degradation => d !== undefined,
+      );
+    const row = at(worstX);
     if (row.length < 2) continue;
-    const verdicts = row.slice(1).map((b, i) => {
-      const a = row[i] as Degradation;
-      const diff = b.increase - a.increase;
-      const se = Math.hypot(a.se, b.se);
-      const tag =
-        Math.abs(diff) < 2 * se
-          ? 'within noise'
-          : diff > 0
-            ? 'smaller D degrades less'
-            : 'smaller D degrades MORE';
-      return `D = ${formatD(a.D)} vs ${formatD(b.D)}: ${tag}`;
-    });
-    const ordered = verdicts.every((v) => v.endsWith('smaller D degrades less'));
-    const reversed = verdicts.some((v) => v.endsWith('MORE'));
-    const x = X_NAME[axis]((row[0] as Degradation).x);
+    const pairs = row
+      .slice(1)
+      .map((b, i) => ({ a: row[i] as Degradation, b, c: compare(row[i] as Degradation, b) }));
+    const meansInOrder = row
+      .slice(1)
+      .every((b, i) => b.increase > (row[i] as Degradation).increase);
+    const verdict = pairs.every((p) => p.c === 'less')
+      ? "the paper's trend holds"
+      : pairs.some((p) => p.c === 'MORE')
+        ? "the paper's trend is contradicted"
+        : `the paper's trend is not resolved (${meansInOrder ? 'the means fall in its order, but' : 'the means are not in its order, and'} neighbouring D values are within noise)`;
+    const fmtInc = (d: Degradation) =>
+      `D = ${formatD(d.D)} ${d.increase >= 0 ? '+' : ''}${d.increase.toFixed(2)} ± ${d.se.toFixed(2)}`;
+    const ends = xs
+      .map((x) => {
+        const r = at(x);
+        return r.length >= 2
+          ? `${X_NAME[axis](x)}: ${SAYS[compare(r[0] as Degradation, r[r.length - 1] as Degradation)]}`
+          : null;
+      })
+      .filter((t) => t !== null);
+    const [lo, hi] = [row[0] as Degradation, row[row.length - 1] as Degradation];
     lines.push(
-      `- ${AXIS_NAME[axis]} (${x}): ${ordered ? "the paper's trend holds" : reversed ? "the paper's trend is contradicted" : "the paper's trend is not resolved"} ` +
-        `(Frechet increase over each model's baseline: ${row
-          .map(
-            (d) =>
-              `D = ${formatD(d.D)} ${d.increase >= 0 ? '+' : ''}${d.increase.toFixed(2)} ± ${d.se.toFixed(2)}`,
-          )
-          .join(', ')}; ${verdicts.join('; ')})`,
+      `- ${AXIS_NAME[axis]} (${X_NAME[axis](worstX as number)}): ${verdict}. ` +
+        `Frechet increase over each model's baseline: ${row.map(fmtInc).join(', ')}; ` +
+        `${pairs.map((p) => `D = ${formatD(p.a.D)} vs ${formatD(p.b.D)}: ${SAYS[p.c]}`).join('; ')}. ` +
+        `D = ${formatD(lo.D)} vs ${formatD(hi.D)} at every setting: ${ends.join('; ')}.`,
     );
   }
   return lines;
