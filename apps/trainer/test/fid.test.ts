@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WEIGHTS_FILE, WEIGHTS_URL } from '@pfgmpp/fid';
+import { writeStats } from '@pfgmpp/fid/node';
 import { encodePng, readNpy, readNpz, writeNpy } from '@pfgmpp/io';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ import {
   selectRunFolders,
 } from '../src/commands/fid-runs.ts';
 import { writeSyntheticInception } from './inception-file.ts';
+import { SHIPPED_UNCONDITIONAL } from '../src/commands/demo.ts';
 import { cli } from './run-cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/fid/', import.meta.url));
@@ -301,6 +303,31 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp fid on the GPU (synthetic weights)', ()
     }
     expect(err / scale).toBeLessThan(1e-4);
   }, 600_000);
+
+  it('calc --is with weights lacking the fc layer: one line naming the file, for --images and --network', async () => {
+    const noFc = join(dir, 'no-fc.safetensors');
+    writeSyntheticInception(noFc, { fc: false });
+    const npy = join(dir, 'two.npy');
+    writeFileSync(
+      npy,
+      writeNpy({ dtype: 'uint8', shape: [2, 3, 32, 32], data: images.subarray(0, 2 * 3072) }),
+    );
+    const ref = join(dir, 'zero-ref.npz');
+    await writeStats(ref, {
+      count: 2,
+      mu: new Float64Array(2048),
+      sigma: new Float64Array(2048 * 2048),
+    });
+    for (const source of [
+      ['--images', npy],
+      ['--network', SHIPPED_UNCONDITIONAL, '--seeds', '0-9'],
+    ]) {
+      const r = await cli('fid', 'calc', ...source, '--ref', ref, '--is', '--weights', noFc);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toContain(`${noFc}: has no fc layer, which the Inception Score needs`);
+      expect(r.err.trim().split('\n').at(-1)).toMatch(/has no fc layer/);
+    }
+  });
 
   it('ref then calc of the same images: FID ~0, one line per --images, JSON and KID', async () => {
     mkdirSync(join(folder, 'sub'), { recursive: true });

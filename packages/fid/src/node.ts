@@ -62,10 +62,15 @@ function checkChannels(c: number, location: string): void {
 }
 
 /**
- * An .npy of uint8 [n, C, H, W] (C 1 or 3); with `num` below n, a random subset drawn as the
- * dataset reader draws one (NumPy RandomState(seed) shuffle, first num, sorted).
+ * uint8 [n, C, H, W] images in memory (C 1 or 3; an .npy's, or samples already made); with
+ * `num` below n, a random subset drawn as the dataset reader draws one (NumPy
+ * RandomState(seed) shuffle, first num, sorted).
  */
-function npyImages(a: NdArray, location: string, options: OpenImagesOptions): ImageSet {
+export function arrayImages(
+  a: NdArray,
+  location: string,
+  options: OpenImagesOptions = {},
+): ImageSet {
   if (a.dtype !== 'uint8' || a.shape.length !== 4) {
     throw new Error(
       `${location}: expected uint8 [n, C, H, W] images, got ${a.dtype} [${a.shape.join(', ')}]`,
@@ -118,7 +123,7 @@ export async function openImages(path: string, options: OpenImagesOptions = {}):
     } catch (e) {
       throw new Error(`${path}: ${(e as Error).message}`, { cause: e });
     }
-    return npyImages(a, path, options);
+    return arrayImages(a, path, options);
   }
   const ds = await openDataset(path, {
     ...(options.num !== undefined && { maxSize: options.num }),

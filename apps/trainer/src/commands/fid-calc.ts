@@ -12,8 +12,9 @@ import {
   openImages,
   type PartialSource,
   sha256File,
-  WEIGHTS_FILE,
+  type StreamResult,
 } from '@pfgmpp/fid/node';
+import type { Gpu } from '@pfgmpp/tensor/node';
 import { type OptionValues, UsageError } from '../cli.ts';
 import type { Io } from '../io.ts';
 import { loadNetworkSampler, sampledImages, samplerIdentity } from '../sampling/network.ts';
@@ -22,8 +23,33 @@ import { type Shard, shardOption, shardRange } from '../sampling/shard.ts';
 import { sourceLabel } from './fid-merge.ts';
 import { NETWORK_OPTIONS, RUN_OPTIONS, weightsPath } from './fid-options.ts';
 import { DEFAULT_SELECTION, type RunSelection, runEntries, selectRunFolders } from './fid-runs.ts';
-import { loadReference, printScores, type Reference } from './fid-score.ts';
+import { loadReference, printScores, type Reference, type ScoreJob } from './fid-score.ts';
 import { checkpointEvery, evaluate, network } from './fid-stream.ts';
+
+/** The fields of a score line that come from the evaluation and the run's options, not the set. */
+function scored(
+  r: StreamResult,
+  o: {
+    detector: Detector;
+    kid: boolean;
+    reference: Reference;
+    seed: number;
+    gpu: Gpu;
+    json: boolean;
+  },
+): Omit<ScoreJob, 'label' | 'id' | 'run'> {
+  return {
+    count: r.count,
+    detector: o.detector,
+    stats: r.stats as NonNullable<typeof r.stats>,
+    ...(o.kid && r.features && { features: r.features }),
+    ...(r.logits && { logits: r.logits }),
+    reference: o.reference,
+    seed: o.seed,
+    gram: gpuGram(o.gpu),
+    json: o.json,
+  };
+}
 
 function runSelection(values: OptionValues): RunSelection {
   const genSeed = (values.gen_seed as number | undefined) ?? DEFAULT_SELECTION.genSeed;
@@ -160,11 +186,6 @@ export async function calc(
   const seed = (values.seed as number | undefined) ?? 0;
   const net = await network(values, io);
   try {
-    if (values.is === true && !net.hasLogits) {
-      throw new Error(
-        `${weightsPath(values)}: has no fc layer, which the Inception Score needs (use ${WEIGHTS_FILE})`,
-      );
-    }
     for (const [i, { path, run }] of sets.entries()) {
       const images = await openImages(path, { num, seed });
       if (images.count < num) {
@@ -204,15 +225,7 @@ export async function calc(
         label: path,
         id: { images: path },
         run,
-        count: r.count,
-        detector,
-        stats: r.stats as NonNullable<typeof r.stats>,
-        ...(kid && r.features && { features: r.features }),
-        ...(r.logits && { logits: r.logits }),
-        reference,
-        seed,
-        gram: gpuGram(net.gpu),
-        json: values.json === true,
+        ...scored(r, { detector, kid, reference, seed, gpu: net.gpu, json: values.json === true }),
       });
     }
   } finally {
@@ -243,11 +256,6 @@ async function calcNetwork(
   const net = await network(values, io);
   let sampler: Awaited<ReturnType<typeof loadNetworkSampler>> | undefined;
   try {
-    if (values.is === true && !net.hasLogits) {
-      throw new Error(
-        `${weightsPath(values)}: has no fc layer, which the Inception Score needs (use ${WEIGHTS_FILE})`,
-      );
-    }
     const [start, end] = shard ? shardRange(seeds.length, shard) : [0, seeds.length];
     sampler = await loadNetworkSampler(
       file,
@@ -299,15 +307,7 @@ async function calcNetwork(
     await printScores(io, {
       label,
       id,
-      count: r.count,
-      detector,
-      stats: r.stats as NonNullable<typeof r.stats>,
-      ...(kid && r.features && { features: r.features }),
-      ...(r.logits && { logits: r.logits }),
-      reference,
-      seed,
-      gram: gpuGram(net.gpu),
-      json: values.json === true,
+      ...scored(r, { detector, kid, reference, seed, gpu: net.gpu, json: values.json === true }),
     });
   } finally {
     sampler?.dispose();

@@ -25,6 +25,7 @@ import {
   sha256File,
   sliceImages,
   streamImages,
+  WEIGHTS_FILE,
   writePartial,
 } from '@pfgmpp/fid/node';
 import type { OptionValues } from '../cli.ts';
@@ -172,7 +173,10 @@ export async function removeResume(dest: string): Promise<void> {
   await rm(resumeFile(dest), { force: true });
 }
 
-/** The Inception on the GPU of --adapter, from the weights of --weights (or the default). */
+/**
+ * The Inception on the GPU of --adapter, from the weights of --weights (or the default); with
+ * --is the weights must have the fc layer the Inception Score reads.
+ */
 export async function network(values: OptionValues, io: Io): Promise<InceptionV3> {
   const path = weightsPath(values);
   let weights: Awaited<ReturnType<typeof loadInceptionWeights>>;
@@ -181,7 +185,14 @@ export async function network(values: OptionValues, io: Io): Promise<InceptionV3
   } catch (e) {
     throw new Error(`${(e as Error).message}; download it and pass --weights PATH`, { cause: e });
   }
-  return InceptionV3.create(await openGpu(values, io), weights);
+  const net = InceptionV3.create(await openGpu(values, io), weights);
+  if (values.is === true && !net.hasLogits) {
+    net.dispose();
+    throw new Error(
+      `${path}: has no fc layer, which the Inception Score needs (use ${WEIGHTS_FILE})`,
+    );
+  }
+  return net;
 }
 
 export interface Evaluation {

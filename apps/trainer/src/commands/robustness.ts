@@ -13,10 +13,10 @@ import { toUint8 } from '@pfgmpp/pfgmpp';
 import { type OptionSpec, type OptionValues, UsageError } from '../cli.ts';
 import { ADAPTER_OPTION, openGpu } from '../device.ts';
 import { duration, type Io } from '../io.ts';
-import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
+import { digitReference, digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { type FidMeasure, openFidMeasure } from '../robustness/fid.ts';
 import { robustnessFigure } from '../robustness/figure.ts';
-import { digitReference, measureModels } from '../robustness/measure.ts';
+import { measureModels } from '../robustness/measure.ts';
 import { trainingLine, trainModels } from '../robustness/models.ts';
 import { formatD, makePlan, MIN_HELD_OUT, type Plan, settingsOf } from '../robustness/plan.ts';
 import { curvesOf, degradations, tables, trendLines } from '../robustness/results.ts';
@@ -190,8 +190,8 @@ async function run(v: OptionValues, io: Io): Promise<void> {
   );
 
   const models = await trainModels(gpu, plan, data, outdir, io);
-  const reference = await digitReference(classifier, ds);
   const held = await digitSplit(ds, isHeldOut);
+  const reference = await digitReference(classifier, held);
   let fid: FidMeasure | undefined;
   if (fidOn) {
     const n = Math.min(fidRef ?? held.n, held.n);

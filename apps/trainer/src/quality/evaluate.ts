@@ -7,7 +7,7 @@
 import type { ImageDataset } from '@pfgmpp/io';
 import { Adam } from '@pfgmpp/nn';
 import { backward, scopeAsync, tensor } from '@pfgmpp/tensor';
-import { frechetDistance, statsOf } from '@pfgmpp/fid';
+import { frechetDistance, type Stats, statsOf } from '@pfgmpp/fid';
 import { classify, confidence, DigitClassifier } from './classifier.ts';
 
 export interface DigitSet {
@@ -103,6 +103,12 @@ export interface QualityReport {
    * classifier assigns to that class, and the share it assigns to it with confidence > 0.9.
    */
   requested?: { histogram: number[]; accuracy: number; confidentCorrectShare: number };
+}
+
+/** The held-out digits' classifier features as statistics: the reference of every Frechet distance. */
+export async function digitReference(net: DigitClassifier, held: DigitSet): Promise<Stats> {
+  const { features } = await classify(net, held.images, held.n);
+  return statsOf(features, held.n, 64);
 }
 
 /** Measures `samples` (n images in [-1, 1], 1 x R x R) against the dataset's held-out digits. */

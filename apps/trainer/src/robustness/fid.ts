@@ -7,12 +7,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  arrayImages,
   frechetDistance,
   type ImageSet,
   InceptionV3,
   loadInceptionWeights,
   readStats,
-  rgb,
   type Stats,
   streamImages,
   writeStats,
@@ -27,23 +27,9 @@ export interface FidMeasure {
   referenceCount: number;
 }
 
-/** uint8 grey images [n, 1, R, R] as an image set of the Inception. */
-function greyImages(pixels: Uint8Array, n: number, R: number, location: string): ImageSet {
-  const plane = R * R;
-  return {
-    location,
-    count: n,
-    shape: [3, R, R],
-    read: async (start, k) => {
-      const out = new Uint8Array(k * 3 * plane);
-      for (let i = 0; i < k; i++) {
-        const at = (start + i) * plane;
-        out.set(rgb(pixels.subarray(at, at + plane), 1), i * 3 * plane);
-      }
-      return out;
-    },
-  };
-}
+/** uint8 grey images [n, 1, R, R] as an image set of the Inception (grey repeated to RGB). */
+const greyImages = (pixels: Uint8Array, n: number, R: number, location: string): ImageSet =>
+  arrayImages({ dtype: 'uint8', shape: [n, 1, R, R], data: pixels }, location);
 
 /** The Inception of `weights` and the reference statistics of the held-out digits (cached). */
 export async function openFidMeasure(

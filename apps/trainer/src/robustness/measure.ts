@@ -8,7 +8,6 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ImageDataset } from '@pfgmpp/io';
 import { writeFileAtomic } from '@pfgmpp/io/node';
 import { frechetDistance, type Stats, statsOf } from '@pfgmpp/fid';
 import { asDenoiser, type Precond, type StateDict } from '@pfgmpp/nn';
@@ -16,7 +15,6 @@ import { generate, quantizeState, toUint8 } from '@pfgmpp/pfgmpp';
 import { loadNetwork } from '@pfgmpp/pfgmpp/node';
 import { duration, type Io } from '../io.ts';
 import { classify, confidence, type DigitClassifier } from '../quality/classifier.ts';
-import { digitSplit, isHeldOut } from '../quality/evaluate.ts';
 import { type FidMeasure, fidOf } from './fid.ts';
 import type { TrainedModel } from './models.ts';
 import {
@@ -25,7 +23,6 @@ import {
   type Plan,
   rangeSeeds,
   type Setting,
-  settingCost,
   settingKey,
   settingsOf,
 } from './plan.ts';
@@ -48,16 +45,6 @@ export interface PointScore {
   ranges: RangeScore[];
   /** Seconds the sampling and scoring took. */
   seconds: number;
-}
-
-/** The held-out digits' feature statistics: the reference of every Frechet distance. */
-export async function digitReference(
-  classifier: DigitClassifier,
-  ds: ImageDataset,
-): Promise<{ stats: Stats; n: number }> {
-  const held = await digitSplit(ds, isHeldOut);
-  const { features } = await classify(classifier, held.images, held.n);
-  return { stats: statsOf(features, held.n, 64), n: held.n };
 }
 
 /** 8-bit pixels back to the [-1, 1] range the classifier reads. */
@@ -108,7 +95,7 @@ export async function measureModels(
   models: readonly TrainedModel[],
   plan: Plan,
   classifier: DigitClassifier,
-  reference: { stats: Stats },
+  reference: Stats,
   outdir: string,
   io: Io,
   fid?: FidMeasure,
@@ -119,7 +106,8 @@ export async function measureModels(
   );
   const cached = await Promise.all(jobs.map((j) => readScore(j.file)));
   const todo = jobs.filter((_, i) => !cached[i]);
-  const totalCost = todo.reduce((a, j) => a + settingCost(j.s), 0);
+  // The ETA weighs each set by its network evaluations per image.
+  const totalCost = todo.reduce((a, j) => a + nfe(j.s.steps), 0);
   if (todo.length < jobs.length)
     io.err(`robustness: ${jobs.length - todo.length} of ${jobs.length} scores already done\n`);
   const started = performance.now();
@@ -155,7 +143,7 @@ export async function measureModels(
         const p = probs.subarray(k * n * 10, (k + 1) * n * 10);
         ranges.push({
           seeds: [k * n, (k + 1) * n - 1],
-          frechet: frechetDistance(statsOf(f, n, 64), reference.stats),
+          frechet: frechetDistance(statsOf(f, n, 64), reference),
           confident: confidence(p, n, 0.9).confidentShare,
           ...(fid && {
             fid: await fidOf(fid, pixels.subarray(k * n * R * R, (k + 1) * n * R * R), n, R),
@@ -176,7 +164,7 @@ export async function measureModels(
         new TextEncoder().encode(`${JSON.stringify(score, null, 1)}\n`),
       );
       scores.push(score);
-      doneCost += settingCost(j.s);
+      doneCost += nfe(j.s.steps);
       doneJobs++;
       const sec = (performance.now() - started) / 1000;
       const eta =

@@ -137,6 +137,3 @@ export const settingKey = (s: Setting) =>
 
 /** Seeds of range k: [k n, (k + 1) n). */
 export const rangeSeeds = (k: number, n: number) => Array.from({ length: n }, (_, i) => k * n + i);
-
-/** Relative cost of sampling a setting (network evaluations per image). */
-export const settingCost = (s: Setting) => nfe(s.steps);
