@@ -1,25 +1,20 @@
 /**
- * Runs the page in headless Chromium: bundles page/entry.ts with esbuild, serves it from
- * 127.0.0.1 (a secure context, which WebGPU requires), launches Chromium with WebGPU on
- * SwiftShader, and collects console and page errors so a test can fail with them.
+ * Runs the page in headless Chromium: bundles page/entry.ts with esbuild and opens it with
+ * openServedPage (served from 127.0.0.1, WebGPU on SwiftShader), whose collected console and page
+ * errors make a case fail.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import {
   browserSkipReason,
   CHROMIUM,
-  CHROMIUM_ARGS,
   MISSING_CHROMIUM,
-  serveFolder,
-  stopServer,
+  openServedPage,
 } from '@pfgmpp/test-utils/browser';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { CaseName, SmokeCases } from './page/protocol.ts';
-
-const MISSING = MISSING_CHROMIUM;
 
 /** Why the browser suite is skipped, or null when it runs (a missing browser then fails it). */
 export const BROWSER_SKIP_REASON = browserSkipReason('browser tests');
@@ -51,7 +46,7 @@ export interface Harness {
 }
 
 export async function startHarness(): Promise<Harness> {
-  if (!CHROMIUM) throw new Error(MISSING);
+  if (!CHROMIUM) throw new Error(MISSING_CHROMIUM);
   const cleanups: (() => Promise<void>)[] = [];
   const close = async () => {
     const errors: unknown[] = [];
@@ -75,26 +70,11 @@ export async function startHarness(): Promise<Harness> {
     });
     await writeFile(join(dir, 'index.html'), INDEX_HTML);
 
-    const server = await serveFolder(dir);
-    cleanups.push(() => stopServer(server));
-    const { port } = server.address() as AddressInfo;
+    const served = await openServedPage(dir);
+    cleanups.push(served.close);
+    const { page, problems } = served;
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    cleanups.push(() => browser.close());
-
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console.error: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`page error: ${err.stack ?? err.message}`));
-    page.on('crash', () => problems.push('the page crashed'));
-
-    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.goto(served.url);
     await page.waitForFunction(() => window.smokeReady === true, null, { timeout: 30_000 });
     if (problems.length > 0) throw new Error(`the page failed to load:\n${problems.join('\n')}`);
 

@@ -323,4 +323,27 @@ describe.skipIf(BROWSER_SKIP_REASON)('kernels in headless Chromium (WebGPU on Sw
     expect(got.message).toMatch(/shaders\/planted\.wgsl:5:\d+: error/);
     expect(got.afterwards).toEqual([2, 2, 2, 2]);
   });
+
+  it("the page's console errors and uncaught errors reach the test (openServedPage collects them)", async () => {
+    const h = page();
+    await h.page.evaluate(() => {
+      console.error('planted console error');
+      setTimeout(() => {
+        throw new Error('planted uncaught error');
+      });
+    });
+    let reported = ''; // each check takes what came since the last one
+    await expect
+      .poll(() => {
+        try {
+          h.assertNoProblems();
+        } catch (e) {
+          reported += String(e);
+        }
+        return reported;
+      })
+      .toMatch(
+        /console\.error: planted console error[\s\S]*page error: Error: planted uncaught error/,
+      );
+  });
 });

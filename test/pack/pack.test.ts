@@ -30,18 +30,9 @@ import {
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { decodePng } from '@pfgmpp/io/node';
 import { GPU_SKIP_REASON } from '@pfgmpp/test-utils';
-import {
-  browserSkipReason,
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  MISSING_CHROMIUM,
-  serveFolder,
-  stopServer,
-} from '@pfgmpp/test-utils/browser';
-import { chromium } from 'playwright-core';
+import { browserSkipReason, openServedPage } from '@pfgmpp/test-utils/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -190,6 +181,8 @@ beforeAll(() => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'pfgmpp-consumer', private: true, type: 'module' }, null, 2),
   );
+  writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
+  writeFileSync(join(project, 'browser.js'), readFileSync(BROWSER_EXAMPLE));
   const r = run(
     'npm',
     [
@@ -245,8 +238,6 @@ describe('the packed packages installed in an empty project', () => {
   });
 
   it('tsc type-checks the library examples against the shipped .d.ts (NodeNext, no skipLibCheck)', () => {
-    writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
-    writeFileSync(join(project, 'browser.js'), readFileSync(BROWSER_EXAMPLE));
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -269,16 +260,16 @@ describe('the packed packages installed in an empty project', () => {
     expect(r.status, r.text).toBe(0);
   });
 
-  /** The node example's strip as [8, 1, 16, 16] uint8 (runs the example when needed). */
+  /** The node example's strip of SEEDS digits as [SEEDS, 1, 16, 16] uint8 (runs it once). */
   function nodeDigits(): Uint8Array {
     const png = join(project, 'digits.png');
     if (!existsSync(png)) {
-      writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
       const lib = run(process.execPath, ['node.mjs', 'digits.png'], project);
       expect(lib.status, lib.text).toBe(0);
     }
     const strip = decodePng(readFileSync(png));
-    const S = strip.height;
+    const S = 16;
+    expect([strip.width, strip.height, strip.channels]).toEqual([SEEDS * S, S, 1]);
     const out = new Uint8Array(strip.data.length);
     for (let i = 0; i < out.length; i++) {
       const [n, y, x] = [Math.floor(i / (S * S)), Math.floor(i / S) % S, i % S];
@@ -310,20 +301,11 @@ describe('the packed packages installed in an empty project', () => {
         Array.from({ length: SEEDS }, (_, i) => `${String(i).padStart(6, '0')}.png`),
       );
 
-      writeFileSync(join(project, 'node.mjs'), readFileSync(EXAMPLE));
-      const lib = run(process.execPath, ['node.mjs', 'digits.png'], project);
-      expect(lib.status, lib.text).toBe(0);
-      const strip = decodePng(readFileSync(join(project, 'digits.png')));
-      const S = 16;
-      expect([strip.width, strip.height, strip.channels]).toEqual([SEEDS * S, S, 1]);
+      const digits = nodeDigits();
+      const plane = 16 * 16;
       for (let n = 0; n < SEEDS; n++) {
         const one = decodePng(readFileSync(join(project, 'out', files[n] as string)));
-        const fromStrip = new Uint8Array(S * S);
-        for (let y = 0; y < S; y++)
-          fromStrip.set(
-            strip.data.subarray(y * SEEDS * S + n * S, y * SEEDS * S + (n + 1) * S),
-            y * S,
-          );
+        const fromStrip = digits.subarray(n * plane, (n + 1) * plane);
         expect(Buffer.from(fromStrip).equals(Buffer.from(one.data)), `seed ${n}`).toBe(true);
       }
     });
@@ -350,21 +332,9 @@ describe('the packed packages installed in an empty project', () => {
       );
       expect(built.status, built.text).toBe(0);
       const expected = nodeDigits();
-      if (!CHROMIUM) throw new Error(MISSING_CHROMIUM);
-      const server = await serveFolder(join(web, 'dist'));
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-      });
+      const { page, url, problems, close } = await openServedPage(join(web, 'dist'));
       try {
-        const page = await browser.newPage();
-        const problems: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error') problems.push(m.text());
-        });
-        page.on('pageerror', (e) => problems.push(e.message));
-        await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        await page.goto(url);
         await page
           .waitForFunction(() => 'digits' in window, undefined, {
             timeout: 600_000,
@@ -390,8 +360,7 @@ describe('the packed packages installed in an empty project', () => {
         );
         expect(maxPixel).toBeLessThanOrEqual(1);
       } finally {
-        await browser.close();
-        await stopServer(server);
+        await close();
       }
     },
     900_000,

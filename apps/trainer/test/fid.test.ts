@@ -266,15 +266,17 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp fid on the GPU (synthetic weights)', ()
   const weights = join(dir, 'synthetic.safetensors');
   const { images, features } = fixtureImages();
   const folder = join(dir, 'images');
+  /** The first two fixture images as an .npy (two keep lavapipe's share short: seconds per 299x299 image). */
+  const twoImages = (name: string) => {
+    const npy = join(dir, name);
+    const data = images.subarray(0, 2 * 3072);
+    writeFileSync(npy, writeNpy({ dtype: 'uint8', shape: [2, 3, 32, 32], data }));
+    return npy;
+  };
 
   it('features: an .npy of uint8 images -> float32 [n, 2048], as pytorch-fid', async () => {
     writeSyntheticInception(weights, { fc: true });
-    const npy = join(dir, 'images.npy');
-    // Two of the images keep lavapipe's share of the test short (seconds per 299x299 image).
-    writeFileSync(
-      npy,
-      writeNpy({ dtype: 'uint8', shape: [2, 3, 32, 32], data: images.subarray(0, 2 * 3072) }),
-    );
+    const npy = twoImages('images.npy');
     const out = join(dir, 'features.npy');
     const r = await cli(
       'fid',
@@ -307,11 +309,7 @@ describe.skipIf(GPU_SKIP_REASON)('pfgmpp fid on the GPU (synthetic weights)', ()
   it('calc --is with weights lacking the fc layer: one line naming the file, for --images and --network', async () => {
     const noFc = join(dir, 'no-fc.safetensors');
     writeSyntheticInception(noFc, { fc: false });
-    const npy = join(dir, 'two.npy');
-    writeFileSync(
-      npy,
-      writeNpy({ dtype: 'uint8', shape: [2, 3, 32, 32], data: images.subarray(0, 2 * 3072) }),
-    );
+    const npy = twoImages('two.npy');
     const ref = join(dir, 'zero-ref.npz');
     await writeStats(ref, {
       count: 2,

@@ -1,12 +1,14 @@
 /**
- * What every headless-Chromium suite needs (Node only): where Chromium is, the flags that give
- * it WebGPU on SwiftShader, the skip switch, and a static file server on 127.0.0.1 (a secure
- * context, which WebGPU requires).
+ * What every headless-Chromium suite needs (Node only): where Chromium is, the skip switch, and
+ * openServedPage: a folder served on 127.0.0.1 (a secure context, which WebGPU requires) and a
+ * page of Chromium with WebGPU on SwiftShader that collects the errors it reports.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { delimiter, extname, join, normalize, sep } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /** Debian's chromium, or the first `chromium` on PATH; null when there is none. */
 function findChromium(): string | null {
@@ -34,7 +36,7 @@ export function browserSkipReason(what: string): string | null {
 
 // WebGPU in headless Chromium without a GPU: Vulkan through SwiftShader. Playwright launches
 // with a fresh temporary --user-data-dir of its own and removes it on close.
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless=new',
   '--no-sandbox',
   '--enable-unsafe-webgpu',
@@ -56,7 +58,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serves the files of `dir` (no listing, nothing outside it) at a random free port. */
-export async function serveFolder(dir: string): Promise<Server> {
+async function serveFolder(dir: string): Promise<Server> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     const file = normalize(join(dir, path === '/' ? 'index.html' : path));
@@ -77,9 +79,59 @@ export async function serveFolder(dir: string): Promise<Server> {
   return server;
 }
 
-export function stopServer(server: Server): Promise<void> {
+function stopServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close((e) => (e ? reject(e) : resolve()));
     server.closeAllConnections(); // keep-alive sockets would hold close() open
   });
+}
+
+export interface ServedPage {
+  browser: Browser;
+  /** A blank page; go to `url` to open the folder's index.html. */
+  page: Page;
+  /** The served folder's URL, ending in '/'. */
+  url: string;
+  /** Console errors, page errors and crashes, as they come. */
+  problems: string[];
+  /** Closes the browser, then stops the server (also when closing the browser failed). */
+  close(): Promise<void>;
+}
+
+/** Serves `dir` and opens a page of headless Chromium with WebGPU for it. */
+export async function openServedPage(dir: string): Promise<ServedPage> {
+  if (!CHROMIUM) throw new Error(MISSING_CHROMIUM);
+  const server = await serveFolder(dir);
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+  } catch (e) {
+    await stopServer(server).catch(() => {}); // the launch failure is the one worth reporting
+    throw e;
+  }
+  const close = async () => {
+    try {
+      await browser.close();
+    } finally {
+      await stopServer(server);
+    }
+  };
+  try {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console.error: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.stack ?? err.message}`));
+    page.on('crash', () => problems.push('the page crashed'));
+    const { port } = server.address() as AddressInfo;
+    return { browser, page, url: `http://127.0.0.1:${port}/`, problems, close };
+  } catch (e) {
+    await close().catch(() => {});
+    throw e;
+  }
 }
